@@ -1,0 +1,45 @@
+"""Test speech, synthesized by Parley's own TTS (espeak-ng), and the shared recordings."""
+
+from __future__ import annotations
+
+import wave
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from parley.audio.resample import resample
+from parley.providers.tts.espeak import EspeakTTS
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+SPACEWALK = TESTDATA / "speech" / "spacewalk-interview.wav"
+
+
+@lru_cache(maxsize=1)
+def _tts() -> EspeakTTS:
+    return EspeakTTS()
+
+
+@lru_cache(maxsize=64)
+def _speak(text: str, voice: str, rate: int) -> bytes:
+    tts = _tts()
+    samples = tts.synthesize_blocking(text, voice)
+    return resample(samples, tts.sample_rate, rate).tobytes()
+
+
+def speak(text: str, voice: str = "espeak-en-us-male", rate: int = 16000) -> np.ndarray:
+    """`text` spoken by espeak-ng, as mono int16 samples at `rate`."""
+    return np.frombuffer(_speak(text, voice, rate), dtype=np.int16).copy()
+
+
+def silence(seconds: float, rate: int = 16000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def read_wav(path: Path, rate: int = 16000) -> np.ndarray:
+    """A mono WAV file as int16 samples at `rate`."""
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels()).mean(axis=1).astype(np.int16)
+        return resample(data, w.getframerate(), rate)
