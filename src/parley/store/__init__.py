@@ -1,1 +1,33 @@
+"""Durable state: accounts and keys, agents, conversations and their turns."""
 
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley.store.agents import AgentStore
+from parley.store.conversations import ConversationStore
+from parley.store.db import create_engine, migrate, sessionmaker
+from parley.store.keys import KeyStore
+
+
+class Store:
+    """The database and its per-concept stores. `await Store.open(url)` migrates first."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        sm = sessionmaker(engine)
+        self.keys = KeyStore(sm)
+        self.conversations = ConversationStore(sm)
+        self.agents = AgentStore(sm)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        engine = create_engine(url)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["Store"]

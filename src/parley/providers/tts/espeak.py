@@ -211,8 +211,6 @@ class EspeakTTS:
 
     async def synthesize(self, text: str, voice_id: str) -> AsyncIterator[TTSChunk]:
         loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(
-            _executor(), self.synthesize_blocking, text, voice_id
-        )
+        samples = await loop.run_in_executor(_executor(), self.synthesize_blocking, text, voice_id)
         if samples.size:
             yield TTSChunk(samples=samples, sample_rate=self.sample_rate)

@@ -1,0 +1,174 @@
+"""`/v1/agents/*`: reusable agents and their sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from parley.api.auth import require_account
+from parley.api.context import ServerContext, get_context
+from parley.api.errors import ApiError, not_found
+from parley.api.routes.conversations import CLOSE_DELETED
+from parley.api.schemas import (
+    AgentCreate,
+    AgentDeleted,
+    AgentList,
+    AgentOut,
+    AgentSessionCreate,
+    AgentSessionOut,
+    ErrorBody,
+)
+from parley.api.tools import normalise_tools
+from parley.api.urls import websocket_url
+from parley.api.validation import check_language, check_voice
+from parley.store.records import AgentRecord, ConversationRecord
+from parley.timeutil import iso, utcnow
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+}
+DEFAULT_CONTEXT_WINDOW = 50
+
+
+def agent_out(rec: AgentRecord) -> dict[str, Any]:
+    return AgentOut(
+        id=rec.id,
+        name=rec.name,
+        voice_id=rec.voice_id,
+        system_prompt=rec.system_prompt,
+        language=rec.language,
+        tools=[t.to_json() for t in rec.tools],
+        max_turns=rec.max_turns,
+        status=rec.status,
+        created_at=iso(rec.created_at) or "",
+    ).model_dump() | {"tools": [t.to_json() for t in rec.tools]}
+
+
+def session_status(rec: ConversationRecord) -> str:
+    """An agent session is `active` until it ends or expires."""
+    if rec.status in ("ended", "expired"):
+        return rec.status
+    if rec.expires_at is not None and rec.expires_at <= utcnow():
+        return "expired"
+    return "active"
+
+
+def session_out(request: Request, ctx: ServerContext, rec: ConversationRecord) -> dict[str, Any]:
+    out = AgentSessionOut(
+        session_id=rec.id,
+        agent_id=rec.agent_id or "",
+        websocket_url=websocket_url(request, rec.id, ctx.settings.public_url),
+        created_at=iso(rec.created_at) or "",
+        expires_at=iso(rec.expires_at) or "",
+        status=session_status(rec),
+        metadata=rec.metadata,
+        initial_message=rec.initial_message,
+    ).model_dump()
+    return out
+
+
+@router.post("/create", response_model=AgentOut, responses=_ERRORS)
+async def create_agent(
+    body: AgentCreate,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    """Create a reusable agent: a persona, a voice, tools and limits."""
+    language = check_language(ctx, body.language)
+    check_voice(ctx, body.voice_id, language)
+    rec = await ctx.store.agents.create(
+        account_id=account,
+        name=body.name,
+        voice_id=body.voice_id,
+        system_prompt=body.system_prompt,
+        language=language,
+        tools=normalise_tools(body.tools),
+        max_turns=body.max_turns,
+    )
+    return JSONResponse(agent_out(rec))
+
+
+@router.get("", response_model=AgentList, responses=_ERRORS)
+async def list_agents(
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    """A page of the account's agents, newest first."""
+    agents, total = await ctx.store.agents.list(account, limit, offset)
+    return JSONResponse(
+        {
+            "data": [agent_out(a) for a in agents],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset + len(agents) < total,
+        }
+    )
+
+
+@router.get("/{agent_id}", response_model=AgentOut, responses=_ERRORS)
+async def get_agent(
+    agent_id: str,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    rec = await ctx.store.agents.get(agent_id, account)
+    if rec is None:
+        raise not_found("agent", agent_id, "agent_id")
+    return JSONResponse(agent_out(rec))
+
+
+@router.delete("/{agent_id}", response_model=AgentDeleted, responses=_ERRORS)
+async def delete_agent(
+    agent_id: str,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> dict[str, Any]:
+    """Delete the agent and end all of its live sessions (their streams close)."""
+    rec = await ctx.store.agents.delete(agent_id, account)
+    if rec is None:
+        raise not_found("agent", agent_id, "agent_id")
+    terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
+    for session_id in terminated:
+        await ctx.store.conversations.end(session_id)
+        await ctx.live.close(session_id, CLOSE_DELETED, "agent deleted")
+    return {"id": rec.id, "status": "deleted", "terminated_sessions": terminated}
+
+
+@router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=_ERRORS)
+async def create_agent_session(
+    agent_id: str,
+    request: Request,
+    body: AgentSessionCreate | None = Body(None),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> dict[str, Any]:
+    """Start a session with the agent; it inherits persona, voice, language, tools, limits."""
+    agent = await ctx.store.agents.get(agent_id, account)
+    if agent is None:
+        raise not_found("agent", agent_id, "agent_id")
+    body = body or AgentSessionCreate()
+    if body.metadata is not None and len(str(body.metadata)) > 16_384:
+        raise ApiError(400, "'metadata' is too large (16 KiB at most).", "metadata")
+    rec = await ctx.store.conversations.create(
+        account_id=account,
+        agent_id=agent.id,
+        voice_id=agent.voice_id,
+        system_prompt=agent.system_prompt,
+        language=agent.language,
+        tools=list(agent.tools),
+        context_window=DEFAULT_CONTEXT_WINDOW,
+        max_turns=agent.max_turns,
+        metadata=body.metadata,
+        initial_message=body.initial_message,
+        expires_at=utcnow() + timedelta(seconds=ctx.settings.agent_session_ttl_s),
+    )
+    return session_out(request, ctx, rec)

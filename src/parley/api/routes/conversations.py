@@ -1,0 +1,161 @@
+"""`/v1/conversations/*`: create, read (with history), end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from parley.api.auth import require_account
+from parley.api.context import ServerContext, get_context
+from parley.api.errors import not_found
+from parley.api.schemas import (
+    ConversationCreate,
+    ConversationCreated,
+    ConversationEnded,
+    ConversationOut,
+    ErrorBody,
+    TurnOut,
+)
+from parley.api.tools import normalise_tools
+from parley.api.urls import websocket_url
+from parley.api.validation import check_language, check_voice
+from parley.store.records import ConversationRecord, TurnRecord
+from parley.timeutil import iso
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+}
+
+CLOSE_DELETED = 4000  # WebSocket close code: the session was ended through the API
+
+
+def turn_out(turn: TurnRecord) -> dict[str, Any]:
+    out = TurnOut(
+        turn_id=turn.turn_id,
+        role=turn.role,
+        text=turn.text,
+        timestamp=iso(turn.timestamp) or "",
+        duration_ms=turn.duration_ms,
+        latency_ms=turn.latency_ms if turn.role == "assistant" else None,
+        interrupted=turn.interrupted if turn.role == "assistant" else None,
+        metadata=turn.meta or None,
+    )
+    return out.model_dump(exclude_none=True)
+
+
+def public_status(rec: ConversationRecord) -> str:
+    return rec.status
+
+
+def conversation_out(
+    request: Request, ctx: ServerContext, rec: ConversationRecord, turns: list[TurnRecord]
+) -> dict[str, Any]:
+    out = ConversationOut(
+        session_id=rec.id,
+        status=public_status(rec),
+        voice_id=rec.voice_id,
+        language=rec.language,
+        system_prompt=rec.system_prompt,
+        tools=[t.to_json() for t in rec.tools],
+        context_window=rec.context_window,
+        max_turns=rec.max_turns,
+        total_turns=rec.total_turns,
+        created_at=iso(rec.created_at) or "",
+        last_activity_at=iso(rec.last_activity_at) or "",
+        websocket_url=websocket_url(request, rec.id, ctx.settings.public_url),
+        history=[],
+        agent_id=rec.agent_id,
+        metadata=rec.metadata,
+        expires_at=iso(rec.expires_at),
+        ended_at=iso(rec.ended_at),
+    ).model_dump()
+    out["history"] = [turn_out(t) for t in turns]
+    out["tools"] = [t.to_json() for t in rec.tools]  # no "endpoint": null on client tools
+    for optional in ("agent_id", "metadata", "expires_at", "ended_at"):
+        if out[optional] is None:
+            del out[optional]
+    return out
+
+
+def ended_out(rec: ConversationRecord) -> dict[str, Any]:
+    duration = 0
+    if rec.started_at is not None and rec.ended_at is not None:
+        duration = max(0, int((rec.ended_at - rec.started_at).total_seconds() * 1000))
+    return ConversationEnded(
+        session_id=rec.id,
+        status=rec.status,
+        total_turns=rec.total_turns,
+        total_duration_ms=duration,
+        ended_at=iso(rec.ended_at) or "",
+    ).model_dump()
+
+
+@router.post("/create", response_model=ConversationCreated, responses=_ERRORS)
+async def create_conversation(
+    body: ConversationCreate,
+    request: Request,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> dict[str, Any]:
+    """Create a conversation session; connect to its `websocket_url` to talk."""
+    language = check_language(ctx, body.language)
+    check_voice(ctx, body.voice_id, language)
+    tools = normalise_tools(body.tools)
+    rec = await ctx.store.conversations.create(
+        account_id=account,
+        voice_id=body.voice_id,
+        system_prompt=body.system_prompt,
+        language=language,
+        tools=tools,
+        context_window=body.context_window,
+        max_turns=body.max_turns,
+    )
+    return ConversationCreated(
+        session_id=rec.id,
+        status=rec.status,
+        voice_id=rec.voice_id,
+        language=rec.language,
+        context_window=rec.context_window,
+        max_turns=rec.max_turns,
+        tools=[t.name for t in rec.tools],
+        created_at=iso(rec.created_at) or "",
+        websocket_url=websocket_url(request, rec.id, ctx.settings.public_url),
+    ).model_dump()
+
+
+@router.get("/{session_id}", response_model=ConversationOut, responses=_ERRORS)
+async def get_conversation(
+    session_id: str,
+    request: Request,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    """The session's configuration, status and full history."""
+    rec = await ctx.store.conversations.get(session_id, account)
+    if rec is None:
+        raise not_found("conversation", session_id, "session_id")
+    turns = await ctx.store.conversations.turns(session_id)
+    # Returned as-is: the model above documents it, but re-serialising through it would
+    # add `null`s the seed does not have (e.g. `endpoint` on client-side tools).
+    return JSONResponse(conversation_out(request, ctx, rec, turns))
+
+
+@router.delete("/{session_id}", response_model=ConversationEnded, responses=_ERRORS)
+async def delete_conversation(
+    session_id: str,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> dict[str, Any]:
+    """End the session and close its live stream; history stays readable for 30 days."""
+    rec = await ctx.store.conversations.get(session_id, account)
+    if rec is None:
+        raise not_found("conversation", session_id, "session_id")
+    ended = await ctx.store.conversations.end(session_id)
+    await ctx.live.close(session_id, CLOSE_DELETED, "session ended")
+    assert ended is not None
+    return ended_out(ended)

@@ -1,0 +1,62 @@
+"""Checks shared by the create endpoints: language and voice against what is installed."""
+
+from __future__ import annotations
+
+import re
+
+from parley.api.context import ServerContext
+from parley.api.errors import ApiError
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def check_language(ctx: ServerContext, language: str) -> str:
+    """The language code, validated: one the TTS voices and the STT both handle."""
+    if not _LANGUAGE.match(language):
+        hint = language.split("-")[0].split("_")[0].lower()
+        raise ApiError(
+            400,
+            f"Invalid 'language' {language!r}: use an ISO 639-1 code such as 'en' or {hint!r}.",
+            "language",
+        )
+    if language not in ctx.voices.languages() and not ctx.voices.multilingual():
+        raise ApiError(
+            400,
+            f"Unsupported 'language' {language!r}: no installed voice speaks it. "
+            "GET /v1/voices lists the languages available.",
+            "language",
+        )
+    if ctx.stt_languages is not None and language not in ctx.stt_languages:
+        raise ApiError(
+            400,
+            f"Unsupported 'language' {language!r} for speech recognition: the configured STT "
+            f"({ctx.stt_name or 'default'}) handles {sorted(ctx.stt_languages)}. For other "
+            "languages install faster-whisper (pip install 'parley[whisper]', then "
+            "PARLEY_STT=whisper) or point PARLEY_STT_BASE_URL at an OpenAI-compatible "
+            "transcription server.",
+            "language",
+        )
+    return language
+
+
+def check_voice(ctx: ServerContext, voice_id: str, language: str) -> str:
+    voice = ctx.voices.get(voice_id)
+    if voice is None:
+        example = ctx.voices.example_for(language)
+        hint = f" such as {example.voice_id!r}" if example else ""
+        raise ApiError(
+            400,
+            f"Unknown 'voice_id' {voice_id!r}. List valid voices with GET /v1/voices "
+            f"(filter with ?language={language}) and pick one{hint}.",
+            "voice_id",
+        )
+    if voice.language is not None and voice.language != language:
+        example = ctx.voices.example_for(language)
+        hint = f", e.g. {example.voice_id!r}" if example else ""
+        raise ApiError(
+            400,
+            f"Voice {voice_id!r} speaks {voice.language!r}, not {language!r}: choose a voice "
+            f"for {language!r} (GET /v1/voices?language={language}){hint}.",
+            "voice_id",
+        )
+    return voice_id

@@ -1,0 +1,161 @@
+"""The `parley` command: serve, keys, doctor, models."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from parley.config import Settings, get_settings
+
+app = typer.Typer(
+    help="Parley: self-hosted real-time voice conversations with AI.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+models_app = typer.Typer(help="Download optional models (needs network).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+
+
+def _settings(data_dir: Path | None = None, database_url: str | None = None) -> Settings:
+    base = get_settings()
+    changes: dict[str, object] = {}
+    if data_dir is not None:
+        changes["data_dir"] = data_dir
+    if database_url is not None:
+        changes["database_url"] = database_url
+    return base.model_copy(update=changes) if changes else base
+
+
+async def _prepare_keys(settings: Settings) -> list[str]:
+    """Migrate, register PARLEY_API_KEY; on a first run with no key at all, mint one."""
+    from parley.store import Store
+
+    store = await Store.open(settings.resolved_database_url())
+    lines: list[str] = []
+    try:
+        if settings.api_key:
+            await store.keys.ensure_bootstrap_key(settings.api_key)
+            lines.append("API key: PARLEY_API_KEY (from the environment)")
+        elif await store.keys.count() == 0:
+            _account, key = await store.keys.create_account_with_key("first key")
+            lines.append("No API key yet, so one was created (shown once, stored hashed):")
+            lines.append(f"  {key}")
+        else:
+            lines.append("API keys: those stored in the database (add one: parley keys create)")
+    finally:
+        await store.close()
+    return lines
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the DB.")] = None,
+) -> None:
+    """Run the server (default 127.0.0.1:8000)."""
+    import uvicorn
+
+    from parley.api.app import create_app
+
+    settings = _settings(data_dir, database_url)
+    updates: dict[str, object] = {}
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    key_lines = asyncio.run(_prepare_keys(settings))
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"Parley listening on {base}")
+    typer.echo(f"  API docs:   {base}/docs")
+    typer.echo(f"  Playground: {base}/playground")
+    typer.echo(f"  Data dir:   {settings.data_dir}")
+    typer.echo(f"  Database:   {_redact(settings.resolved_database_url())}")
+    for line in key_lines:
+        typer.echo(f"  {line}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the new account and key.")] = "",
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the DB.")] = None,
+) -> None:
+    """Create an API key for a new account; the key is the last line printed."""
+    from parley.store import Store
+
+    settings = _settings(data_dir, database_url)
+
+    async def run() -> tuple[str, str]:
+        store = await Store.open(settings.resolved_database_url())
+        try:
+            return await store.keys.create_account_with_key(name)
+        finally:
+            await store.close()
+
+    account, key = asyncio.run(run())
+    typer.echo(f"Created account {account}{f' ({name})' if name else ''}.")
+    typer.echo("Store this key now: it is kept only as a hash and cannot be shown again.")
+    typer.echo(key)
+
+
+@app.command()
+def doctor() -> None:
+    """Say which providers and models were found, what is missing and how to get it."""
+    from parley.doctor import run_checks
+
+    ok = True
+    for check in run_checks(get_settings()):
+        mark = {"ok": "✓", "missing": "✗", "info": "•"}.get(check.status, "?")
+        typer.echo(f"{mark} {check.name}: {check.detail}")
+        if check.fix:
+            typer.echo(f"    → {check.fix}")
+        ok = ok and check.status != "missing"
+    raise typer.Exit(0 if ok else 1)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[
+        str, typer.Argument(help="whisper-<size> (e.g. whisper-base) or piper-<voice>")
+    ],
+) -> None:
+    """Download a model into the data directory (needs access to its model hub)."""
+    from parley.models_pull import pull
+
+    path = pull(name, get_settings())
+    typer.echo(f"Model ready at {path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

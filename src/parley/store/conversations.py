@@ -1,0 +1,216 @@
+"""Conversations (and agent sessions) and their turns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley import ids
+from parley.store.records import ConversationRecord, ToolDef, TurnRecord
+from parley.store.tables import Conversation, Turn
+from parley.timeutil import utcnow
+
+LIVE_STATUSES = ("ready", "active")
+
+
+def _turn_record(row: Turn) -> TurnRecord:
+    return TurnRecord(
+        seq=row.seq,
+        turn_id=ids.turn_id(row.seq),
+        role=row.role,
+        text=row.text,
+        timestamp=row.timestamp,
+        duration_ms=row.duration_ms,
+        latency_ms=row.latency_ms,
+        interrupted=row.interrupted,
+        meta=row.meta,
+    )
+
+
+def _record(row: Conversation, total_turns: int) -> ConversationRecord:
+    return ConversationRecord(
+        id=row.id,
+        account_id=row.account_id,
+        agent_id=row.agent_id,
+        voice_id=row.voice_id,
+        system_prompt=row.system_prompt,
+        language=row.language,
+        tools=tuple(ToolDef.from_json(t) for t in row.tools or []),
+        context_window=row.context_window,
+        max_turns=row.max_turns,
+        status=row.status,
+        created_at=row.created_at,
+        last_activity_at=row.last_activity_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        expires_at=row.expires_at,
+        metadata=row.metadata_,
+        initial_message=row.initial_message,
+        settings=dict(row.settings or {}),
+        total_turns=total_turns,
+    )
+
+
+async def _count_turns(s: AsyncSession, conversation_id: str) -> int:
+    q = select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)
+    return int((await s.execute(q)).scalar_one())
+
+
+class ConversationStore:
+    def __init__(self, sm: async_sessionmaker[Any]) -> None:
+        self._sm = sm
+
+    async def create(
+        self,
+        *,
+        account_id: str,
+        voice_id: str,
+        system_prompt: str,
+        language: str,
+        tools: list[ToolDef],
+        context_window: int,
+        max_turns: int | None,
+        agent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        initial_message: str | None = None,
+        expires_at: datetime | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> ConversationRecord:
+        now = utcnow()
+        prefix = ids.AGENT_SESSION if agent_id else ids.CONVERSATION
+        row = Conversation(
+            id=ids.new_id(prefix),
+            account_id=account_id,
+            agent_id=agent_id,
+            voice_id=voice_id,
+            system_prompt=system_prompt,
+            language=language,
+            tools=[t.to_json() for t in tools],
+            context_window=context_window,
+            max_turns=max_turns,
+            status="ready",
+            metadata_=metadata,
+            initial_message=initial_message,
+            settings=settings or {},
+            created_at=now,
+            last_activity_at=now,
+            expires_at=expires_at,
+        )
+        async with self._sm.begin() as s:
+            s.add(row)
+        return _record(row, 0)
+
+    async def get(
+        self, conversation_id: str, account_id: str | None = None
+    ) -> ConversationRecord | None:
+        """The conversation, or None; scoped to `account_id` when given (no existence leak)."""
+        async with self._sm() as s:
+            row = await s.get(Conversation, conversation_id)
+            if row is None or (account_id is not None and row.account_id != account_id):
+                return None
+            return _record(row, await _count_turns(s, conversation_id))
+
+    async def mark_active(self, conversation_id: str) -> None:
+        now = utcnow()
+        async with self._sm.begin() as s:
+            row = await s.get(Conversation, conversation_id)
+            if row is None or row.status not in LIVE_STATUSES:
+                return
+            row.status = "active"
+            row.started_at = row.started_at or now
+            row.last_activity_at = now
+
+    async def end(self, conversation_id: str, status: str = "ended") -> ConversationRecord | None:
+        """End a live conversation (idempotent: an ended one is returned as it is)."""
+        async with self._sm.begin() as s:
+            row = await s.get(Conversation, conversation_id)
+            if row is None:
+                return None
+            if row.status in LIVE_STATUSES:
+                row.status = status
+                row.ended_at = utcnow()
+            total = await _count_turns(s, conversation_id)
+        return _record(row, total)
+
+    async def update_settings(self, conversation_id: str, **changes: Any) -> None:
+        """Change persona fields (`system_prompt`, `voice_id`) or keys of `settings`."""
+        async with self._sm.begin() as s:
+            row = await s.get(Conversation, conversation_id)
+            if row is None:
+                return
+            for key in ("system_prompt", "voice_id"):
+                if key in changes:
+                    setattr(row, key, changes.pop(key))
+            if changes:
+                row.settings = {**(row.settings or {}), **changes}
+            row.last_activity_at = utcnow()
+
+    async def append_turn(
+        self,
+        conversation_id: str,
+        *,
+        role: str,
+        text: str,
+        timestamp: datetime,
+        duration_ms: int,
+        latency_ms: int | None = None,
+        interrupted: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> TurnRecord:
+        """Store a completed turn durably and return it with its `turn_id`."""
+        async with self._sm.begin() as s:
+            q = select(func.coalesce(func.max(Turn.seq), 0)).where(
+                Turn.conversation_id == conversation_id
+            )
+            seq = int((await s.execute(q)).scalar_one()) + 1
+            row = Turn(
+                conversation_id=conversation_id,
+                seq=seq,
+                role=role,
+                text=text,
+                timestamp=timestamp,
+                duration_ms=duration_ms,
+                latency_ms=latency_ms,
+                interrupted=interrupted,
+                meta=meta,
+            )
+            s.add(row)
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_activity_at=utcnow())
+            )
+        return _turn_record(row)
+
+    async def turns(self, conversation_id: str, last: int | None = None) -> list[TurnRecord]:
+        """All turns in order, or only the `last` n."""
+        async with self._sm() as s:
+            q = select(Turn).where(Turn.conversation_id == conversation_id)
+            if last is not None:
+                q = q.order_by(Turn.seq.desc()).limit(last)
+                rows = list(reversed((await s.execute(q)).scalars().all()))
+            else:
+                rows = list((await s.execute(q.order_by(Turn.seq))).scalars().all())
+        return [_turn_record(r) for r in rows]
+
+    async def live_ids_of_agent(self, agent_id: str) -> list[str]:
+        async with self._sm() as s:
+            q = select(Conversation.id).where(
+                Conversation.agent_id == agent_id, Conversation.status.in_(LIVE_STATUSES)
+            )
+            return list((await s.execute(q)).scalars().all())
+
+    async def purge_ended_before(self, cutoff: datetime) -> int:
+        """Delete conversations that ended before `cutoff`, with their turns."""
+        async with self._sm.begin() as s:
+            q = select(Conversation.id).where(
+                Conversation.status.not_in(LIVE_STATUSES), Conversation.ended_at < cutoff
+            )
+            doomed = list((await s.execute(q)).scalars().all())
+            if doomed:
+                await s.execute(delete(Turn).where(Turn.conversation_id.in_(doomed)))
+                await s.execute(delete(Conversation).where(Conversation.id.in_(doomed)))
+        return len(doomed)
