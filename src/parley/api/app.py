@@ -15,9 +15,12 @@ from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
 from parley.api.routes import agents, conversations, health, voices
 from parley.config import Settings, get_settings
+from parley.engine.build import build_runtime
+from parley.engine.sessions import SessionManager
 from parley.providers.tts.espeak import catalogue as espeak_catalogue
 from parley.store import Store
 from parley.store.purge import purge_forever
+from parley.transports import native
 from parley.voices import VoiceCatalogue
 
 log = logging.getLogger("parley")
@@ -35,7 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await Store.open(settings.resolved_database_url())
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
-        ctx = ServerContext(settings=settings, store=store, voices=build_voices(settings))
+        voices_ = build_voices(settings)
+        runtime = build_runtime(settings, voices_)
+        ctx = ServerContext(settings=settings, store=store, voices=voices_, runtime=runtime)
+        ctx.stt_languages = runtime.stt.languages
+        ctx.stt_name = runtime.stt.name
+        ctx.sessions = SessionManager(runtime, store.conversations)
         app.state.ctx = ctx
         purge = asyncio.create_task(
             purge_forever(store, settings.history_retention_days, settings.purge_interval_s)
@@ -46,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
+            await ctx.sessions.close()
+            await runtime.close()
             await store.close()
 
     app = FastAPI(
@@ -56,6 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, voices, health):
+    for module in (conversations, agents, voices, health, native):
         app.include_router(module.router)
     return app

@@ -22,7 +22,9 @@ class ServerContext:
     # Languages the configured speech-to-text handles (None: no restriction known).
     stt_languages: frozenset[str] | None = None
     stt_name: str = ""
-    runtime: Any = None  # the conversation runtime (engine + providers), set at start-up
+    runtime: Any = None  # engine.runtime.Runtime: models and providers, set at start-up
+    sessions: Any = None  # engine.sessions.SessionManager: the live conversations
+    stream_tokens: Any = None  # short-lived, session-scoped tokens for browsers
 
 
 def get_context(conn: HTTPConnection) -> ServerContext:

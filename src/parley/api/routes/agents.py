@@ -138,8 +138,10 @@ async def delete_agent(
         raise not_found("agent", agent_id, "agent_id")
     terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
     for session_id in terminated:
-        await ctx.store.conversations.end(session_id)
         await ctx.live.close(session_id, CLOSE_DELETED, "agent deleted")
+        if ctx.sessions is not None:
+            await ctx.sessions.end(session_id, "agent_deleted")
+        await ctx.store.conversations.end(session_id)
     return {"id": rec.id, "status": "deleted", "terminated_sessions": terminated}
 
 

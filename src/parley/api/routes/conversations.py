@@ -155,7 +155,9 @@ async def delete_conversation(
     rec = await ctx.store.conversations.get(session_id, account)
     if rec is None:
         raise not_found("conversation", session_id, "session_id")
+    await ctx.live.close(session_id, CLOSE_DELETED, "session deleted")
+    if ctx.sessions is not None:
+        await ctx.sessions.end(session_id, "deleted")
     ended = await ctx.store.conversations.end(session_id)
-    await ctx.live.close(session_id, CLOSE_DELETED, "session ended")
     assert ended is not None
     return ended_out(ended)

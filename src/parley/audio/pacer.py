@@ -1,0 +1,141 @@
+"""Real-time pacing of reply audio (DESIGN principles 3 and 4).
+
+The pacer hands reply audio to a sink (the transport) in chunks, never more than
+`lead_ms` ahead of what the listener is hearing, so a barge-in can stop the reply
+within `lead_ms`, and it knows how much of the reply the listener has heard.
+
+Timing model. Playback starts when the first chunk of a reply goes out (t0) and
+runs at real-time rate; the listener's position is capped by what was sent::
+
+    lead_ms = 200, chunk_ms = 20                    (one ▮ = one 20 ms chunk)
+
+    clock (ms)   0       20    40    60    80   ...
+    sink calls   ▮×10    ▮     ▮     ▮     ▮        200 ms at once, then 20 ms per 20 ms
+    sent_ms      200     220   240   260   280
+    played_ms    0       20    40    60    80       clock - t0, at most sent_ms
+    ahead_ms     200     200   200   200   200      sent_ms - played_ms, never > lead_ms
+
+A chunk goes out only once its *end* is at most `lead_ms` ahead of the position.
+If the audio source falls behind (TTS slower than real time between sentences),
+the listener's buffer runs dry and playback resumes where it stopped when audio
+comes again, so `played_ms` stalls instead of running ahead of the audio::
+
+    clock (ms)   0 ─────────── 1000 ·········· 1500 ─────────── 2000
+    sent_ms      1000 (all out by 800)         next 1000 ms from 1500 on
+    played_ms    0 ──────────▶ 1000   stalled  1000 ──────────▶ 1500
+
+(Without stalls this is exactly played = min(sent, clock - t0).)
+
+`played_ms` keeps growing after the sending task is cancelled: the listener still
+plays what it holds until the transport tells it to clear. Read it at the moment
+of the barge-in. A chunk counts as sent once the sink returns; one cancelled
+inside the sink is not counted (an error of at most one chunk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from parley.audio.frames import split_frames
+from parley.clock import Clock
+
+Sink = Callable[[np.ndarray], Awaitable[None]]
+
+MAX_LEAD_MS = 300
+_EPSILON = 1e-9  # seconds; float slack when comparing clock readings
+
+
+class Pacer:
+    """Sends one reply at a time to `sink` at real-time rate, `lead_ms` ahead.
+
+    Not safe for two concurrent `send` calls; cancel the task that is sending
+    before `reset()` and the next reply.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        sample_rate: int,
+        clock: Clock,
+        *,
+        lead_ms: int = 200,
+        chunk_ms: int = 20,
+    ) -> None:
+        if not 0 < chunk_ms <= lead_ms <= MAX_LEAD_MS:
+            raise ValueError(
+                f"need 0 < chunk_ms <= lead_ms <= {MAX_LEAD_MS}, "
+                f"got chunk_ms={chunk_ms}, lead_ms={lead_ms}"
+            )
+        if sample_rate * chunk_ms % 1000:
+            raise ValueError(f"{chunk_ms} ms is not a whole number of samples at {sample_rate} Hz")
+        self.sample_rate = sample_rate
+        self.lead_ms = lead_ms
+        self.chunk_samples = sample_rate * chunk_ms // 1000
+        self._sink = sink
+        self._clock = clock
+        self._lead = lead_ms / 1000
+        self._sent = 0  # samples of this reply the sink has taken
+        self._t0: float | None = None  # clock time playback of sample 0 began (moved by stalls)
+
+    @property
+    def sent_ms(self) -> float:
+        """Audio of this reply handed to the sink so far."""
+        return self._sent * 1000 / self.sample_rate
+
+    @property
+    def played_ms(self) -> float:
+        """Audio of this reply the listener has heard by now."""
+        return self._position(self._clock.now()) * 1000
+
+    @property
+    def ahead_ms(self) -> float:
+        """Audio sent but not yet heard: what a barge-in would cut off."""
+        return self.sent_ms - self.played_ms
+
+    def reset(self) -> None:
+        """Start a new reply: nothing sent, nothing played, timing restarts."""
+        self._sent = 0
+        self._t0 = None
+
+    async def send(self, samples: np.ndarray) -> None:
+        """Send int16 mono `samples` (any length) at real-time pace.
+
+        Returns once the last chunk is handed to the sink, i.e. up to `lead_ms`
+        before it has been heard; `drain()` waits for that.
+        """
+        if samples.ndim != 1 or samples.dtype != np.int16:
+            raise ValueError(f"expected 1-D int16 samples, got {samples.dtype} {samples.shape}")
+        for chunk in split_frames(samples, self.chunk_samples):
+            await self._wait_for_room(len(chunk))
+            now = self._clock.now()
+            await self._sink(chunk)
+            self._mark_sent(now, len(chunk))
+
+    async def drain(self) -> None:
+        """Wait until the listener has heard everything sent."""
+        while (
+            left := self._sent / self.sample_rate - self._position(self._clock.now())
+        ) > _EPSILON:
+            await self._clock.sleep(left)
+
+    async def _wait_for_room(self, samples: int) -> None:
+        # Never waits when the listener has run dry: then ahead <= chunk <= lead.
+        while True:
+            ahead = (self._sent + samples) / self.sample_rate - self._position(self._clock.now())
+            if ahead <= self._lead + _EPSILON:
+                return
+            await self._clock.sleep(ahead - self._lead)
+
+    def _mark_sent(self, now: float, samples: int) -> None:
+        sent = self._sent / self.sample_rate
+        if self._t0 is None or now - self._t0 > sent:
+            self._t0 = now - sent  # first audio, or resuming after the listener ran dry
+        self._sent += samples
+
+    def _position(self, now: float) -> float:
+        """Seconds of this reply heard at clock time `now`."""
+        if self._t0 is None:
+            return 0.0
+        return min(max(now - self._t0, 0.0), self._sent / self.sample_rate)

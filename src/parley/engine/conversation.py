@@ -1,0 +1,501 @@
+"""One live conversation: the turn-taking state machine (see `state.py` for the picture).
+
+The transport feeds it 16 kHz audio (`feed_audio`) and control calls; it answers through
+the attached `Sink` with events and reply audio. It outlives a dropped connection: a
+reply in progress is finished and stored, and a new connection attaches to it.
+
+Turns are stored before their `turn_end` is announced (principle 9); assistant text is
+what the listener heard (principle 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from parley.engine import events as ev
+from parley.engine.listener import Listener, SpeechPaused, SpeechStarted
+from parley.engine.memory import build_messages
+from parley.engine.reply import Reply
+from parley.engine.runtime import Runtime
+from parley.engine.state import REPLYING, State, StateMachine
+from parley.ids import turn_id as make_turn_id
+from parley.providers.llm.base import LLMError, ToolSpec
+from parley.providers.stt.base import STTError, STTStream
+from parley.providers.vad.detector import SpeechDetector
+from parley.store.conversations import ConversationStore
+from parley.store.records import ConversationRecord, TurnRecord
+from parley.timeutil import utcnow
+
+log = logging.getLogger("parley.engine")
+
+
+class Sink(Protocol):
+    """The transport side of a conversation."""
+
+    out_rate: int
+
+    async def event(self, event: ev.Event) -> None: ...
+
+    async def audio(self, samples: np.ndarray) -> None: ...
+
+
+@dataclass
+class UserTurn:
+    """The user turn being heard."""
+
+    started_at: datetime
+    start_ms: int
+    last_voiced_ms: int = 0
+    speech_end_clock: float = 0.0  # clock time the user went quiet
+    eot_clock: float = 0.0
+    stt_final_clock: float = 0.0
+
+
+@dataclass
+class Pending:
+    """The reply in progress and what the latency breakdown needs about its turn."""
+
+    task: asyncio.Task[None]
+    reply: Reply | None = None
+    origin_clock: float = 0.0  # user speech end (or injection time)
+    user: UserTurn | None = None
+    tool_log: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Conversation:
+    def __init__(
+        self,
+        record: ConversationRecord,
+        runtime: Runtime,
+        store: ConversationStore,
+        stt: STTStream,
+        turns: list[TurnRecord],
+        vad_threshold: float = 0.5,
+    ) -> None:
+        self.record = record
+        self.id = record.id
+        self.system_prompt = record.system_prompt
+        self.voice_id = record.voice_id
+        self._rt = runtime
+        self._store = store
+        self._clock = runtime.clock
+        self.sm = StateMachine(record.id)
+        self.turns: list[TurnRecord] = list(turns)
+        self.listener = Listener(
+            runtime.vad.stream(),
+            SpeechDetector(
+                threshold=max(0.01, vad_threshold),
+                start_ms=runtime.vad_start_ms,
+                stop_ms=runtime.vad_stop_ms,
+            ),
+            stt,
+        )
+        self._sink: Sink | None = None
+        self._user: UserTurn | None = None
+        self._endpoint: asyncio.Task[None] | None = None
+        self._pending: Pending | None = None
+        self._finalizing: asyncio.Task[None] | None = None
+        self._commit_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.on_end: Callable[[str], Awaitable[None]] | None = None
+        self.closed = asyncio.Event()
+
+    # --- attachment -----------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.sm.state
+
+    @property
+    def busy(self) -> bool:
+        """A reply is in progress."""
+        return self._pending is not None and not self._pending.task.done()
+
+    async def idle(self) -> None:
+        """Return once no reply is in progress."""
+        while (pending := self._pending) is not None and not pending.task.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(pending.task)
+
+    def attach(self, sink: Sink, vad_threshold: float) -> None:
+        self._sink = sink
+        self.listener.set_threshold(max(0.01, vad_threshold))
+
+    def detach(self, sink: Sink) -> None:
+        if self._sink is sink:
+            self._sink = None
+            # A user turn half-heard when the line dropped is dropped with it.
+            if self.sm.state in (State.USER_SPEAKING, State.ENDPOINTING):
+                self._abandon_user_turn("connection lost")
+
+    async def emit(self, event: ev.Event) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            await sink.event(event)
+        except Exception:  # a broken connection must not break the conversation
+            log.debug("session=%s event dropped: %r", self.id, event, exc_info=True)
+
+    async def _audio_out(self, samples: np.ndarray) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            await sink.audio(samples)
+        except Exception:
+            log.debug("session=%s audio dropped", self.id, exc_info=True)
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self.id}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- listening ------------------------------------------------------------------
+
+    def feed_audio(self, samples: np.ndarray) -> None:
+        """16 kHz int16 audio from the user's microphone."""
+        if self.sm.state is State.ENDED:
+            return
+        for event in self.listener.feed(samples):
+            if isinstance(event, SpeechStarted):
+                self._on_speech_start(event)
+            else:
+                self._on_speech_pause(event)
+
+    def _on_speech_start(self, event: SpeechStarted) -> None:
+        state = self.sm.state
+        if state is State.ENDPOINTING and self._user is not None:
+            if self._endpoint is not None:
+                self._endpoint.cancel()
+            self.sm.go(State.USER_SPEAKING, "speech resumed before the turn was decided")
+            return
+        if state in REPLYING:
+            self._barge_in(State.USER_SPEAKING, "barge-in")
+        elif state is not State.LISTENING:
+            return
+        self._user = UserTurn(started_at=utcnow(), start_ms=event.start_ms)
+        self.sm.turn = make_turn_id(len(self.turns) + 1)
+        self.sm.go(State.USER_SPEAKING, "speech detected")
+        self._spawn(self.emit(ev.TurnStart(role="user")), "turn_start")
+
+    def _on_speech_pause(self, event: SpeechPaused) -> None:
+        if self.sm.state is not State.USER_SPEAKING or self._user is None:
+            return
+        user = self._user
+        user.last_voiced_ms = event.last_voiced_ms
+        silence_s = (event.pause_ms - event.last_voiced_ms) / 1000
+        user.speech_end_clock = self._clock.now() - silence_s
+        self.sm.go(State.ENDPOINTING, "user went quiet")
+        self._endpoint = self._spawn(self._decide_end_of_turn(user), "endpoint")
+
+    async def _decide_end_of_turn(self, user: UserTurn) -> None:
+        speech_ms = user.last_voiced_ms - user.start_ms
+        probability = await self._rt.predict_turn(self.listener.turn_audio())
+        need_ms = self._rt.policy.required_silence_ms(
+            probability, self.listener.stt.partial(), speech_ms, self.record.language
+        )
+        waited = self._clock.now() - user.speech_end_clock
+        await self._clock.sleep(max(0.0, need_ms / 1000 - waited))
+        if self.sm.state is not State.ENDPOINTING or self._user is not user:
+            return
+        user.eot_clock = self._clock.now()
+        log.info(
+            "session=%s end of turn: p=%s need=%dms speech=%dms",
+            self.id,
+            None if probability is None else round(probability, 3),
+            need_ms,
+            speech_ms,
+        )
+        self._user = None
+        self.listener.close_turn()
+        self.sm.go(State.THINKING, "end of turn decided")
+        commit = self._spawn(self._commit_user_turn(user), "commit_user")
+        self._start_reply(self._reply_after(commit), origin=user.speech_end_clock, user=user)
+
+    def _abandon_user_turn(self, why: str) -> None:
+        if self._endpoint is not None:
+            self._endpoint.cancel()
+        self._user = None
+        self.listener.drop_turn()
+        self._spawn(self.listener.stt.cancel(), "stt_cancel")
+        self.sm.go(State.LISTENING, why)
+
+    async def _commit_user_turn(self, user: UserTurn) -> TurnRecord | None:
+        """Final transcript → stored user turn → transcript + turn_end. None: no words."""
+        if self._finalizing is not None:
+            # An interrupted reply is stored first: history keeps the order things happened.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._finalizing)
+        try:
+            text = (await self.listener.stt.finish()).strip()
+        except STTError as exc:
+            await self.emit(ev.ErrorEvent(exc.code, exc.message))
+            text = ""
+        finally:
+            self.listener.release()
+        user.stt_final_clock = self._clock.now()
+        duration = max(0, user.last_voiced_ms - user.start_ms)
+        if not text:
+            await self.emit(ev.TurnEnd("user", None, duration, discarded=True))
+            return None
+        turn = await self._store_turn(
+            role="user", text=text, timestamp=user.started_at, duration_ms=duration
+        )
+        if turn is None:
+            return None
+        await self.emit(ev.TranscriptEvent("user", text, True, turn.turn_id))
+        await self.emit(ev.TurnEnd("user", turn.turn_id, duration))
+        return turn
+
+    # --- typed input ----------------------------------------------------------------
+
+    async def inject_user_message(self, text: str) -> None:
+        """A typed user turn: same path as speech from the LLM on."""
+        if self.sm.state in (State.USER_SPEAKING, State.ENDPOINTING):
+            await self.emit(
+                ev.ErrorEvent("injection_refused", "The user is speaking; try again after.")
+            )
+            return
+        if self.sm.state in REPLYING:
+            self._barge_in(State.THINKING, "user message injected over the reply")
+        origin = self._clock.now()
+        self.sm.turn = make_turn_id(len(self.turns) + 1)
+        self.sm.go(State.THINKING, "user message injected")
+        await self.emit(ev.TurnStart(role="user"))
+        commit = self._spawn(self._commit_text_turn(text), "commit_text")
+        self._start_reply(self._reply_after(commit), origin=origin, user=None)
+
+    async def _commit_text_turn(self, text: str) -> TurnRecord | None:
+        turn = await self._store_turn(role="user", text=text, timestamp=utcnow(), duration_ms=0)
+        if turn is not None:
+            await self.emit(ev.TranscriptEvent("user", text, True, turn.turn_id))
+            await self.emit(ev.TurnEnd("user", turn.turn_id, 0))
+        return turn
+
+    # --- replying -------------------------------------------------------------------
+
+    def _start_reply(self, flow: Awaitable[None], origin: float, user: UserTurn | None) -> None:
+        task = self._spawn(flow, "reply")
+        self._pending = Pending(task=task, origin_clock=origin, user=user)
+
+    def _new_reply(self) -> Reply:
+        sink = self._sink
+        pending = self._pending
+        assert pending is not None
+
+        async def first_audio() -> None:
+            self.sm.go(State.SPEAKING, "first reply audio")
+            latency = int((self._clock.now() - pending.origin_clock) * 1000)
+            await self.emit(ev.TurnStart(role="assistant", latency_ms=latency))
+
+        spoken: list[str] = []
+
+        async def on_sentence(sentence: str) -> None:
+            spoken.append(sentence)
+            await self.emit(ev.TranscriptEvent("assistant", " ".join(spoken), False))
+
+        reply = Reply(
+            llm=self._rt.llm,
+            tts_for=self._rt.tts_for,
+            voice=lambda: self.voice_id,
+            out_rate=sink.out_rate if sink is not None else 16000,
+            clock=self._clock,
+            sink=self._audio_out,
+            on_first_audio=first_audio,
+            on_sentence=on_sentence,
+            lead_ms=self._rt.lead_ms,
+        )
+        pending.reply = reply
+        return reply
+
+    async def _reply_after(self, commit: asyncio.Task[TurnRecord | None]) -> None:
+        """Wait for the user turn to be stored, then answer it."""
+        turn = await asyncio.shield(commit)
+        if turn is None:
+            self._finish_reply("no words in the user turn")
+            return
+        # If the limit falls on this user turn, the assistant still answers; then the end.
+        await self._answer()
+
+    async def _answer(self) -> None:
+        reply = self._new_reply()
+        pending = self._pending
+        assert pending is not None
+        self.sm.turn = make_turn_id(len(self.turns) + 1)
+        messages = build_messages(
+            self.system_prompt, self.record.language, self.turns, self.record.context_window
+        )
+        tools = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools] or None
+        error: LLMError | None = None
+        try:
+            await reply.speak_llm(messages, tools)
+            await reply.finish_playback()
+        except LLMError as exc:
+            error = exc
+        if error is not None:
+            log.warning("session=%s LLM failed: %s", self.id, error)
+            await self.emit(ev.ErrorEvent(error.code, error.message))
+        if reply.spoken:
+            await self._commit_assistant(reply, pending, interrupted=False)
+        self._finish_reply("reply done" if error is None else "reply failed")
+        await self._check_limit()
+
+    async def speak(self, text: str, why: str) -> None:
+        """Speak a fixed text as an assistant turn (greeting, injected agent message)."""
+        self.sm.turn = make_turn_id(len(self.turns) + 1)
+        self.sm.go(State.THINKING, why)
+
+        async def flow() -> None:
+            reply = self._new_reply()
+            await reply.speak_text(text)
+            await reply.finish_playback()
+            await self._commit_assistant(reply, self._pending, interrupted=False)
+            self._finish_reply(f"{why} spoken")
+            await self._check_limit()
+
+        self._start_reply(flow(), origin=self._clock.now(), user=None)
+
+    def _finish_reply(self, why: str) -> None:
+        if self.sm.state in REPLYING:
+            self.sm.go(State.LISTENING, why)
+        self._pending = None
+
+    async def _commit_assistant(
+        self,
+        reply: Reply,
+        pending: Pending | None,
+        interrupted: bool,
+        played_ms: float | None = None,
+    ) -> None:
+        played = reply.pacer.sent_ms if played_ms is None else played_ms
+        text = reply.heard_text(played) if interrupted else reply.full_text
+        meta = self._latency_meta(reply, pending)
+        if pending is not None and pending.tool_log:
+            meta["tool_calls"] = pending.tool_log
+        turn = await self._store_turn(
+            role="assistant",
+            text=text,
+            timestamp=utcnow(),
+            duration_ms=int(played),
+            latency_ms=meta.get("latency", {}).get("first_audio_sent_ms"),
+            interrupted=interrupted,
+            meta=meta,
+        )
+        if turn is None:
+            return
+        await self.emit(ev.TranscriptEvent("assistant", text, True, turn.turn_id))
+        await self.emit(ev.TurnEnd("assistant", turn.turn_id, int(played), interrupted=interrupted))
+
+    def _latency_meta(self, reply: Reply, pending: Pending | None) -> dict[str, Any]:
+        if pending is None:
+            return {}
+        t = reply.timings
+        origin = pending.origin_clock
+
+        def since(mark: float | None) -> int | None:
+            return None if mark is None else int((mark - origin) * 1000)
+
+        latency: dict[str, Any] = {
+            "llm_first_token_ms": since(t.llm_first_token),
+            "tts_first_audio_ms": since(t.tts_first_audio),
+            "first_audio_sent_ms": since(t.first_audio_sent),
+        }
+        if pending.user is not None:
+            latency["end_of_turn_ms"] = since(pending.user.eot_clock)
+            latency["stt_final_ms"] = since(pending.user.stt_final_clock)
+        if t.llm_first_token is not None:
+            latency["llm_ttft_ms"] = int((t.llm_first_token - t.started) * 1000)
+        return {"latency": {k: v for k, v in latency.items() if v is not None}}
+
+    # --- barge-in -------------------------------------------------------------------
+
+    def _barge_in(self, next_state: State, why: str) -> None:
+        """The user takes the floor over a reply: stop it now, keep what was heard."""
+        pending = self._pending
+        if pending is None or pending.task.done():
+            return
+        reply = pending.reply
+        played = reply.pacer.played_ms if reply is not None else 0.0
+        pending.task.cancel()
+        self.sm.go(next_state, why)
+        self._pending = None
+        self._finalizing = self._spawn(self._after_barge_in(pending, reply, played), "barge_in")
+
+    async def _after_barge_in(self, pending: Pending, reply: Reply | None, played: float) -> None:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending.task
+        if reply is None or not reply.started_audio:
+            return  # nothing was heard: no assistant turn
+        turn_id = make_turn_id(len(self.turns) + 1)
+        await self.emit(ev.Interrupted(turn_id, int(played)))
+        await self._commit_assistant(reply, pending, interrupted=True, played_ms=played)
+
+    # --- storage and limits ---------------------------------------------------------
+
+    async def _store_turn(self, **fields: Any) -> TurnRecord | None:
+        async with self._commit_lock:
+            try:
+                turn = await self._store.append_turn(self.id, **fields)
+            except Exception:
+                log.exception("session=%s failed to store a turn", self.id)
+                await self.emit(ev.ErrorEvent("storage_error", "The turn could not be stored."))
+                return None
+            self.turns.append(turn)
+            return turn
+
+    def _limit_reached(self) -> bool:
+        limit = self.record.max_turns
+        return limit is not None and len(self.turns) >= limit
+
+    async def _check_limit(self) -> None:
+        if self._limit_reached() and self.sm.state is not State.ENDED:
+            await self.end("max_turns")
+
+    async def end(self, reason: str) -> None:
+        """End the conversation: stop any reply, store what was heard, tell the client."""
+        if self.sm.state is State.ENDED:
+            return
+        pending = self._pending
+        if (
+            pending is not None
+            and not pending.task.done()
+            and asyncio.current_task() is not pending.task
+        ):
+            reply = pending.reply
+            played = reply.pacer.played_ms if reply is not None else 0.0
+            pending.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending.task
+            if reply is not None and reply.started_audio:
+                await self._commit_assistant(reply, pending, interrupted=True, played_ms=played)
+        if self._endpoint is not None:
+            self._endpoint.cancel()
+        self.sm.go(State.ENDED, reason)
+        await self._store.end(self.id)
+        await self.emit(ev.SessionEnded(reason))
+        if self.on_end is not None:
+            await self.on_end(reason)
+        await self.close()
+
+    async def close(self) -> None:
+        """Release per-conversation resources (the STT stream, background tasks)."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current and not task.done():
+                task.cancel()
+        with contextlib.suppress(Exception):
+            await self.listener.stt.close()

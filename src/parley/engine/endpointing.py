@@ -1,0 +1,66 @@
+"""End of turn is a decision, not a timeout (DESIGN principle 5).
+
+The VAD's "the user went quiet" (after `stop_ms` of silence) opens the decision; three
+signals then set how much silence, counted from the last voiced frame, closes the turn:
+
+    speech ████████████▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁
+                       ^ last voiced frame
+                       |<-stop->| VAD pause: the turn model scores the turn audio
+                       |<--- fast_ms --->|            complete: model sure, words fine
+                       |<-------- normal_ms -------->| unsure
+                       |<---------------- slow_ms ------------------>| mid-sentence
+
+- the turn model (Smart Turn v3): probability that the user finished;
+- the words so far: a turn that ends in "and", "for", "the", "is"… is not finished,
+  whatever the model says (it is unstable on synthetic speech, see DESIGN.md);
+- the silence itself: speech that resumes before the deadline reopens the same turn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Words after which an English sentence cannot end. Other languages rely on the model.
+_UNFINISHED_EN = frozenset(
+    """a an the and or but so because if when while than then which whose
+    to for of in on at by with from into onto about as like
+    is are was were my your his her its our their
+    i i'd i'm i'll we he she they
+    um uh er erm
+    very really just
+    """.split()
+)
+_WORD = re.compile(r"[\w']+")
+
+
+def ends_unfinished(text: str, language: str = "en") -> bool:
+    """Whether the words so far stop where a sentence cannot end."""
+    if language != "en":
+        return False
+    words = _WORD.findall(text.lower())
+    return bool(words) and words[-1] in _UNFINISHED_EN
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    fast_ms: int = 300
+    normal_ms: int = 800
+    slow_ms: int = 1800
+    confident: float = 0.7  # model probability above which the turn is taken as complete
+    unsure: float = 0.3  # below this, the model says the user is mid-sentence
+    min_speech_ms: int = 250  # shorter turns ("uh") wait the normal time whatever the model says
+
+    def required_silence_ms(
+        self, probability: float | None, text: str, speech_ms: int, language: str = "en"
+    ) -> int:
+        """Silence, counted from the last voiced frame, after which the turn is over."""
+        if ends_unfinished(text, language):
+            return self.slow_ms
+        if probability is None or speech_ms < self.min_speech_ms:
+            return self.normal_ms
+        if probability >= self.confident:
+            return self.fast_ms
+        if probability >= self.unsure:
+            return self.normal_ms
+        return self.slow_ms

@@ -1,0 +1,84 @@
+"""What a conversation tells its transport: plain values, no wire format.
+
+The native transport turns each into the seed's JSON event (`transports/native_events.py`);
+other protocols may map them differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    session_id: str
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    role: str  # "user" | "assistant"
+    latency_ms: int | None = None  # assistant: user speech end → first audio sent
+
+
+@dataclass(frozen=True)
+class TranscriptEvent:
+    role: str
+    text: str
+    is_final: bool
+    turn_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    role: str
+    turn_id: str | None  # None for a user turn that held no words (discarded)
+    duration_ms: int
+    interrupted: bool = False
+    discarded: bool = False
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    turn_id: str
+    played_ms: int
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    call_id: str
+    name: str
+    arguments: Any
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A control message was accepted: `prompt_updated`, `voice_updated`, …"""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    reason: str  # "max_turns" | "deleted" | "expired" | …
+
+
+Event = (
+    SessionStarted
+    | TurnStart
+    | TranscriptEvent
+    | TurnEnd
+    | Interrupted
+    | ErrorEvent
+    | ToolCallEvent
+    | Ack
+    | SessionEnded
+)

@@ -1,0 +1,123 @@
+"""The ear of a conversation: 16 kHz audio in, speech start / pause events out.
+
+Audio is cut into 32 ms frames for Silero VAD; the `SpeechDetector` turns its
+probabilities into events. While a user turn is open, the audio (from a short pre-roll
+before the detected start) goes to the speech recogniser as it arrives, so the final
+transcript is nearly ready when the turn ends (DESIGN principle 6), and into a buffer
+of the turn's last 8 s for the turn model.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+
+from parley.audio.frames import FrameBuffer
+from parley.providers.stt.base import STTStream
+from parley.providers.vad.detector import END_THRESHOLD_OFFSET, SpeechDetector, VADEvent
+from parley.providers.vad.silero import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, VADStream
+
+PREROLL_MS = 320
+TURN_AUDIO_SECONDS = 8
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    start_ms: int  # stream time of the first frame of speech
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    last_voiced_ms: int  # stream time the user went quiet
+    pause_ms: int  # stream time the pause was detected (last_voiced_ms + stop_ms)
+
+
+ListenEvent = SpeechStarted | SpeechPaused
+
+
+class Listener:
+    """One per conversation. `feed()` is synchronous and cheap (≈0.1 ms per frame)."""
+
+    def __init__(self, vad: VADStream, detector: SpeechDetector, stt: STTStream) -> None:
+        self._vad = vad
+        self._detector = detector
+        self.stt = stt
+        self._frames = FrameBuffer(FRAME_SAMPLES)
+        self._preroll: collections.deque[np.ndarray] = collections.deque(
+            maxlen=max(1, PREROLL_MS // FRAME_MS)
+        )
+        self._turn_audio: collections.deque[np.ndarray] = collections.deque(
+            maxlen=TURN_AUDIO_SECONDS * SAMPLE_RATE // FRAME_SAMPLES
+        )
+        self._capturing = False  # a user turn is open: audio goes to STT and the turn buffer
+        self._held: list[np.ndarray] = []  # audio of a new turn while STT finishes the last one
+        self._hold = False
+        self.stream_ms = 0  # audio received so far
+
+    def set_threshold(self, threshold: float) -> None:
+        """The stream's `vad_threshold` (a reconnect may bring another)."""
+        self._detector.threshold = threshold
+        self._detector.end_threshold = max(0.01, threshold - END_THRESHOLD_OFFSET)
+
+    @property
+    def in_speech(self) -> bool:
+        return self._detector.in_speech
+
+    def feed(self, samples: np.ndarray) -> list[ListenEvent]:
+        """Take any amount of 16 kHz int16 audio; returns the events it caused, in order."""
+        self._frames.push(samples)
+        events: list[ListenEvent] = []
+        while (frame := self._frames.pop()) is not None:
+            self.stream_ms += FRAME_MS
+            update = self._detector.update(self._vad.probability(frame))
+            if update.event is VADEvent.SPEECH_START and not self._capturing:
+                self._start_capture()
+            if self._capturing:
+                self._capture(frame)
+            else:
+                self._preroll.append(frame)
+            if update.event is VADEvent.SPEECH_START:
+                events.append(SpeechStarted(update.speech_start_ms or 0))
+            elif update.event is VADEvent.SPEECH_END:
+                events.append(SpeechPaused(update.last_voiced_ms or 0, update.frame_end_ms))
+        return events
+
+    def _start_capture(self) -> None:
+        self._capturing = True
+        self._turn_audio.clear()
+        for frame in self._preroll:
+            self._capture(frame)
+        self._preroll.clear()
+
+    def _capture(self, frame: np.ndarray) -> None:
+        self._turn_audio.append(frame)
+        if self._hold:
+            self._held.append(frame)
+        else:
+            self.stt.feed(frame)
+
+    def turn_audio(self) -> np.ndarray:
+        """The open turn's audio (its last 8 s), for the turn model."""
+        if not self._turn_audio:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(list(self._turn_audio))
+
+    def close_turn(self) -> None:
+        """The turn is decided: stop capturing. STT audio of a next turn is held back
+        until `release()`, so it does not leak into the transcript being finished."""
+        self._capturing = False
+        self._hold = True
+
+    def release(self) -> None:
+        """The last transcript is final: send the held audio of the next turn to STT."""
+        self._hold = False
+        held, self._held = self._held, []
+        for frame in held:
+            self.stt.feed(frame)
+
+    def drop_turn(self) -> None:
+        """Forget the open turn without a transcript (e.g. the session is closing)."""
+        self._capturing = False
+        self._turn_audio.clear()

@@ -1,0 +1,88 @@
+"""The live conversations of this process, by session id.
+
+A conversation outlives its connection: when the client drops, a reply in progress is
+finished and stored, and a reconnect within `linger_s` attaches to the same object.
+After that (and once no reply is running) it is closed and forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from parley.engine.conversation import Conversation, Sink
+from parley.engine.runtime import Runtime
+from parley.store.conversations import ConversationStore
+from parley.store.records import ConversationRecord
+
+log = logging.getLogger("parley.sessions")
+
+
+class SessionManager:
+    def __init__(self, runtime: Runtime, store: ConversationStore, linger_s: float = 30.0) -> None:
+        self.runtime = runtime
+        self._store = store
+        self._live: dict[str, Conversation] = {}
+        self._reapers: dict[str, asyncio.Task[None]] = {}
+        self._opening: dict[str, asyncio.Lock] = {}
+        self.linger_s = linger_s
+
+    def get(self, session_id: str) -> Conversation | None:
+        conv = self._live.get(session_id)
+        return None if conv is None or conv.closed.is_set() else conv
+
+    async def attach(
+        self, record: ConversationRecord, sink: Sink, vad_threshold: float
+    ) -> tuple[Conversation, bool]:
+        """The session's conversation with `sink` attached; True if it was created now."""
+        lock = self._opening.setdefault(record.id, asyncio.Lock())
+        async with lock:
+            reaper = self._reapers.pop(record.id, None)
+            if reaper is not None:
+                reaper.cancel()
+            conv = self.get(record.id)
+            created = conv is None
+            if conv is None:
+                stt = await self.runtime.stt.open(record.language)
+                turns = await self._store.turns(record.id)
+                conv = Conversation(record, self.runtime, self._store, stt, turns, vad_threshold)
+                self._live[record.id] = conv
+            await self._store.mark_active(record.id)
+        conv.attach(sink, vad_threshold)
+        return conv, created
+
+    def detach(self, conv: Conversation, sink: Sink) -> None:
+        conv.detach(sink)
+        if self._live.get(conv.id) is conv and conv.id not in self._reapers:
+            self._reapers[conv.id] = asyncio.create_task(self._reap(conv))
+
+    async def _reap(self, conv: Conversation) -> None:
+        try:
+            await self.runtime.clock.sleep(self.linger_s)
+            await conv.idle()  # let the reply in flight finish and be stored
+            await conv.close()
+            if self._live.get(conv.id) is conv:
+                del self._live[conv.id]
+            log.info("session=%s released after disconnect", conv.id)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._reapers.pop(conv.id, None)
+
+    async def end(self, session_id: str, reason: str) -> None:
+        """End a live conversation now (DELETE, agent deleted, expiry)."""
+        conv = self._live.pop(session_id, None)
+        if conv is not None:
+            await conv.end(reason)
+
+    async def close(self) -> None:
+        for task in self._reapers.values():
+            task.cancel()
+        for conv in list(self._live.values()):
+            with contextlib.suppress(Exception):
+                await conv.close()
+        self._live.clear()
+
+    def __len__(self) -> int:
+        return len(self._live)

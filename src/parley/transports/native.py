@@ -1,0 +1,246 @@
+"""The seed's native stream: `GET /v1/conversations/{session_id}/stream` (WebSocket).
+
+Binary messages carry audio in the negotiated encoding and rate, both ways; text
+messages carry JSON events (out) and control messages (in). This module decodes and
+encodes, maps messages to engine calls and engine events to JSON; it decides nothing
+about turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from parley.api.auth import bearer_token
+from parley.api.context import ServerContext, get_context
+from parley.api.errors import error_body
+from parley.audio.codecs import Codec, CodecError, make_codec
+from parley.audio.resample import StreamResampler
+from parley.engine import events as ev
+from parley.engine.conversation import Conversation
+from parley.providers.stt.base import STTError
+from parley.providers.vad.silero import SAMPLE_RATE as ENGINE_RATE
+from parley.store.records import ConversationRecord
+from parley.timeutil import utcnow
+from parley.transports import control
+from parley.transports.native_events import to_json
+from parley.transports.params import ParamError, StreamParams
+from parley.transports.registry import LiveHandle
+
+log = logging.getLogger("parley.transport")
+router = APIRouter()
+
+SUBPROTOCOL_TOKEN_PREFIX = "token."
+CLOSE_NORMAL = 1000
+CLOSE_TOO_SLOW = 4008
+CLOSE_REPLACED = 4409
+MAX_OUTBOX = 4000  # queued messages (≈80 s of 20 ms audio) before a client counts as stuck
+
+
+class Connection:
+    """One WebSocket connection: the engine's `Sink`, with its own sender task."""
+
+    def __init__(self, websocket: WebSocket, params: StreamParams) -> None:
+        self.ws = websocket
+        self.params = params
+        self.out_rate = params.sample_rate
+        self.codec: Codec = make_codec(params.encoding, params.sample_rate)
+        self._resampler = StreamResampler(params.sample_rate, ENGINE_RATE)
+        self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._sender = asyncio.create_task(self._send_loop())
+        self.closing = False
+        self.close_reason: tuple[int, str] | None = None
+
+    # Sink -----------------------------------------------------------------------
+
+    async def event(self, event: ev.Event) -> None:
+        self._put(json.dumps(to_json(event)))
+        if isinstance(event, ev.SessionEnded):
+            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
+
+    async def audio(self, samples: np.ndarray) -> None:
+        for message in self.codec.encode(samples):
+            self._put(message)
+
+    # ----------------------------------------------------------------------------
+
+    def _put(self, message: str | bytes) -> None:
+        if self.closing:
+            return
+        if self._outbox.qsize() > MAX_OUTBOX:
+            log.warning("client too slow to read; closing")
+            asyncio.ensure_future(self.close(CLOSE_TOO_SLOW, "client not reading"))
+            return
+        self._outbox.put_nowait(message)
+
+    async def _send_loop(self) -> None:
+        try:
+            while (message := await self._outbox.get()) is not None:
+                if isinstance(message, bytes):
+                    await self.ws.send_bytes(message)
+                else:
+                    await self.ws.send_text(message)
+        except Exception:  # the client went away; the receive loop notices too
+            log.debug("send loop ended", exc_info=True)
+
+    def decode(self, message: bytes) -> np.ndarray:
+        return self._resampler.process(self.codec.decode(message))
+
+    def send_error(self, code: str, message: str) -> None:
+        self._put(json.dumps({"type": "error", "code": code, "message": message}))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Flush what is queued, then close the socket with `code` and `reason`."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_reason = (code, reason)
+        self._outbox.put_nowait(None)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._sender), timeout=2.0)
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=code, reason=reason[:120])
+
+    async def stop(self) -> None:
+        self.closing = True
+        self._sender.cancel()
+        with contextlib.suppress(BaseException):
+            await self._sender
+
+
+async def _deny(websocket: WebSocket, status: int, message: str, param: str | None) -> None:
+    """Refuse before the upgrade with an HTTP error (or a close, if the server can't)."""
+    try:
+        await websocket.send_denial_response(
+            JSONResponse(error_body(status, message, param), status_code=status)
+        )
+    except RuntimeError:
+        await websocket.close(code=4000 + status, reason=message[:120])
+
+
+def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """The API key or stream token, and the subprotocol to answer with."""
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    offered = [p for p in offered if p]
+    token = next(
+        (
+            p[len(SUBPROTOCOL_TOKEN_PREFIX) :]
+            for p in offered
+            if p.startswith(SUBPROTOCOL_TOKEN_PREFIX)
+        ),
+        None,
+    )
+    reply = next((p for p in offered if not p.startswith(SUBPROTOCOL_TOKEN_PREFIX)), None)
+    if reply is None and offered:
+        reply = offered[0]
+    token = bearer_token(websocket) or websocket.query_params.get("token") or token
+    return token, reply
+
+
+async def _authorise(
+    ctx: ServerContext, websocket: WebSocket, session_id: str, token: str | None
+) -> tuple[str | None, str]:
+    """(account id, "") or (None, why)."""
+    if not token:
+        return None, "missing"
+    account = await ctx.store.keys.authenticate(token)
+    if account is None and ctx.stream_tokens is not None:
+        account = ctx.stream_tokens.verify(token, session_id)
+    return (account, "") if account else (None, "invalid")
+
+
+def _refusal(rec: ConversationRecord | None) -> tuple[int, str] | None:
+    if rec is None:
+        return 404, "No conversation with that id."
+    if rec.status == "expired" or (
+        rec.status in ("ready", "active")
+        and rec.expires_at is not None
+        and rec.expires_at <= utcnow()
+    ):
+        return 410, "This session has expired; create a new one."
+    if rec.status not in ("ready", "active"):
+        return 410, "This conversation has ended; create a new one."
+    return None
+
+
+@router.websocket("/v1/conversations/{session_id}/stream")
+async def stream(websocket: WebSocket, session_id: str) -> None:
+    ctx = get_context(websocket)
+    try:
+        params = StreamParams.parse(websocket.query_params)
+    except ParamError as exc:
+        await _deny(websocket, 400, exc.message, exc.param)
+        return
+    token, subprotocol = _offered_token(websocket)
+    account, why = await _authorise(ctx, websocket, session_id, token)
+    if account is None:
+        message = (
+            "Missing API key: send 'Authorization: Bearer <key>', ?token=<key> "
+            "or a 'token.<key>' subprotocol."
+            if why == "missing"
+            else "Invalid API key or stream token."
+        )
+        await _deny(websocket, 401, message, None)
+        return
+    rec = await ctx.store.conversations.get(session_id, account)
+    refusal = _refusal(rec)
+    if refusal is not None or rec is None:
+        status, message = refusal or (404, "No conversation with that id.")
+        await _deny(websocket, status, message, "session_id")
+        return
+    await websocket.accept(subprotocol=subprotocol)
+    conn = Connection(websocket, params)
+    handle = LiveHandle(session_id, conn.close)
+    await ctx.live.take_over(handle, "replaced by a newer connection")
+    sessions = ctx.sessions
+    try:
+        conv, created = await sessions.attach(rec, conn, params.vad_threshold)
+    except STTError as exc:
+        conn.send_error(exc.code, exc.message)
+        await conn.close(1011, "speech recognition unavailable")
+        ctx.live.release(handle)
+        return
+    try:
+        await conn.event(ev.SessionStarted(session_id, resumed=not created))
+        await control.on_connect(ctx, conv, conn, created)
+        await _receive_loop(ctx, websocket, conn, conv)
+    finally:
+        sessions.detach(conv, conn)
+        ctx.live.release(handle)
+        if not conn.closing:
+            await conn.close(CLOSE_NORMAL, "closed")
+        await conn.stop()
+
+
+async def _receive_loop(
+    ctx: ServerContext, websocket: WebSocket, conn: Connection, conv: Conversation
+) -> None:
+    bad_audio = 0
+    while True:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        data: Any = message.get("bytes")
+        if data is not None:
+            try:
+                conv.feed_audio(conn.decode(data))
+            except CodecError as exc:
+                bad_audio += 1
+                if bad_audio <= 3 or bad_audio % 100 == 0:  # say so, without flooding
+                    conn.send_error("invalid_audio", str(exc))
+            continue
+        text = message.get("text")
+        if text is not None:
+            await control.handle_text(ctx, conv, conn, text)

@@ -1,0 +1,1 @@
+"""Test doubles: real-protocol stand-ins for the servers Parley talks to."""
