@@ -167,7 +167,7 @@ class Conversation:
         """16 kHz int16 audio from the user's microphone."""
         if self.sm.state is State.ENDED:
             return
-        for event in self.listener.feed(samples):
+        for event in self.listener.feed(samples, self._clock.now()):
             if isinstance(event, SpeechStarted):
                 self._on_speech_start(event)
             else:
@@ -194,21 +194,25 @@ class Conversation:
             return
         user = self._user
         user.last_voiced_ms = event.last_voiced_ms
-        silence_s = (event.pause_ms - event.last_voiced_ms) / 1000
-        user.speech_end_clock = self._clock.now() - silence_s
         self.sm.go(State.ENDPOINTING, "user went quiet")
         self._endpoint = self._spawn(self._decide_end_of_turn(user), "endpoint")
 
     async def _decide_end_of_turn(self, user: UserTurn) -> None:
+        """Wait for as much silence as the signals ask for (see endpointing.py).
+
+        Silence is re-measured after every wait: a voiced frame (the user drawing breath
+        to go on) resets it at once, before the detector confirms speech again.
+        """
         speech_ms = user.last_voiced_ms - user.start_ms
         probability = await self._rt.predict_turn(self.listener.turn_audio())
         need_ms = self._rt.policy.required_silence_ms(
             probability, self.listener.stt.partial(), speech_ms, self.record.language
         )
-        waited = self._clock.now() - user.speech_end_clock
-        await self._clock.sleep(max(0.0, need_ms / 1000 - waited))
+        while (quiet := self.listener.silence_ms(self._clock.now())) < need_ms:
+            await self._clock.sleep((need_ms - quiet) / 1000)
         if self.sm.state is not State.ENDPOINTING or self._user is not user:
             return
+        user.speech_end_clock = self.listener.last_voiced_clock
         user.eot_clock = self._clock.now()
         log.info(
             "session=%s end of turn: p=%s need=%dms speech=%dms",

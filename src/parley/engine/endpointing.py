@@ -44,12 +44,20 @@ def ends_unfinished(text: str, language: str = "en") -> bool:
 
 @dataclass(frozen=True)
 class EndpointPolicy:
+    """Measured on Smart Turn v3.2 (see README "End of turn"): on real speech a low score
+    is a good "not done" signal at mid-sentence pauses but the true end scores low too,
+    so a low score cannot mean "wait long"; a high score, on the other hand, comes
+    mostly from finished sentences. So: words that cannot end a sentence wait long, a
+    confident model shortens the wait, and everything else waits the normal time, which
+    is longer than the mid-sentence pauses of natural speech (≤ 450 ms in our recording).
+    """
+
     fast_ms: int = 300
-    normal_ms: int = 800
-    slow_ms: int = 1800
-    confident: float = 0.7  # model probability above which the turn is taken as complete
-    unsure: float = 0.3  # below this, the model says the user is mid-sentence
-    min_speech_ms: int = 250  # shorter turns ("uh") wait the normal time whatever the model says
+    normal_ms: int = 750
+    slow_ms: int = 1600
+    confident: float = 0.8  # model probability above which the turn is taken as complete
+    min_words: int = 2  # a fast decision needs at least this many recognised words
+    min_speech_ms: int = 300  # shorter turns ("uh") wait the normal time
 
     def required_silence_ms(
         self, probability: float | None, text: str, speech_ms: int, language: str = "en"
@@ -57,10 +65,11 @@ class EndpointPolicy:
         """Silence, counted from the last voiced frame, after which the turn is over."""
         if ends_unfinished(text, language):
             return self.slow_ms
-        if probability is None or speech_ms < self.min_speech_ms:
-            return self.normal_ms
-        if probability >= self.confident:
+        if (
+            probability is not None
+            and probability >= self.confident
+            and speech_ms >= self.min_speech_ms
+            and (language != "en" or len(_WORD.findall(text)) >= self.min_words)
+        ):
             return self.fast_ms
-        if probability >= self.unsure:
-            return self.normal_ms
-        return self.slow_ms
+        return self.normal_ms

@@ -55,6 +55,17 @@ class Listener:
         self._held: list[np.ndarray] = []  # audio of a new turn while STT finishes the last one
         self._hold = False
         self.stream_ms = 0  # audio received so far
+        # The last frame that sounded like voice (probability at or above the detector's
+        # end threshold), in stream time and on the clock: silence is counted from it.
+        self.last_voiced_ms = 0
+        self.last_voiced_clock = 0.0
+
+    def silence_ms(self, now: float) -> float:
+        """How long the user has been quiet: by the audio received, or by the clock when
+        audio stopped coming (whichever says longer)."""
+        by_audio = self.stream_ms - self.last_voiced_ms
+        by_clock = (now - self.last_voiced_clock) * 1000
+        return max(by_audio, by_clock)
 
     def set_threshold(self, threshold: float) -> None:
         """The stream's `vad_threshold` (a reconnect may bring another)."""
@@ -65,13 +76,17 @@ class Listener:
     def in_speech(self) -> bool:
         return self._detector.in_speech
 
-    def feed(self, samples: np.ndarray) -> list[ListenEvent]:
-        """Take any amount of 16 kHz int16 audio; returns the events it caused, in order."""
+    def feed(self, samples: np.ndarray, now: float = 0.0) -> list[ListenEvent]:
+        """Take any amount of 16 kHz int16 audio (arrived at clock time `now`); returns
+        the events it caused, in order."""
         self._frames.push(samples)
         events: list[ListenEvent] = []
         while (frame := self._frames.pop()) is not None:
             self.stream_ms += FRAME_MS
             update = self._detector.update(self._vad.probability(frame))
+            if update.probability >= self._detector.end_threshold:
+                self.last_voiced_ms = self.stream_ms
+                self.last_voiced_clock = now
             if update.event is VADEvent.SPEECH_START and not self._capturing:
                 self._start_capture()
             if self._capturing:

@@ -29,6 +29,7 @@ _CHARS_UTF8 = 1
 _INIT_DONT_EXIT = 0x8000
 _PARAM_RATE = 1
 _FEMALE_VARIANT = "f3"
+_RAND_SEED = 1
 
 ENGINE = "espeak"
 
@@ -111,6 +112,9 @@ class _Library:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice {voice!r}")
             self._lib.espeak_SetParameter(_PARAM_RATE, rate_wpm, 0)
+            # espeak-ng varies its voice with rand(); a fixed seed per call makes the same
+            # text sound the same every time (reproducible tests, cacheable phrases).
+            self._lib.espeak_ng_SetRandSeed(ctypes.c_long(_RAND_SEED))
             self._chunks = []
             err = self._lib.espeak_Synth(
                 data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
