@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import wave
 from functools import lru_cache
 from pathlib import Path
@@ -15,16 +17,22 @@ TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 SPACEWALK = TESTDATA / "speech" / "spacewalk-interview.wav"
 
 
-@lru_cache(maxsize=1)
-def _tts() -> EspeakTTS:
-    return EspeakTTS()
+_SYNTH = (
+    "import sys; from parley.providers.tts.espeak import EspeakTTS; "
+    "sys.stdout.buffer.write(EspeakTTS().synthesize_blocking(sys.argv[1], sys.argv[2]).tobytes())"
+)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=128)
 def _speak(text: str, voice: str, rate: int) -> bytes:
-    tts = _tts()
-    samples = tts.synthesize_blocking(text, voice)
-    return resample(samples, tts.sample_rate, rate).tobytes()
+    # libespeak-ng carries state from one synthesis to the next (the same text comes out
+    # slightly differently each time), so each test utterance is synthesized by a fresh
+    # process: the same words are the same audio in every run, whatever ran before.
+    out = subprocess.run(
+        [sys.executable, "-c", _SYNTH, text, voice], capture_output=True, check=True, timeout=60
+    ).stdout
+    samples = np.frombuffer(out, dtype=np.int16)
+    return resample(samples, EspeakTTS.SAMPLE_RATE, rate).tobytes()
 
 
 def speak(text: str, voice: str = "espeak-en-us-male", rate: int = 16000) -> np.ndarray:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     tts_base_url: str | None = None
     tts_api_key: str | None = None
     tts_model: str = "tts-1"
+    tts_voices: str = "alloy,echo,fable,onyx,nova,shimmer"  # `name:xx` pins a language
+    tts_sample_rate: int = 24000  # of the server's response_format="pcm" audio
+    piper_voices_dir: Path | None = None  # default: data_dir/models/piper
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -22,17 +22,10 @@ def _database(settings: Settings) -> Check:
     return Check("database", "ok", f"{kind} ({url.split('@')[-1]})")
 
 
-def _tts(settings: Settings) -> Check:
-    try:
-        from parley.providers.tts.espeak import catalogue
+def _tts(settings: Settings) -> list[Check]:
+    from parley.providers.tts.factory import describe_tts
 
-        voices = catalogue()
-    except Exception as exc:  # noqa: BLE001 - reported to the user
-        return Check(
-            "tts", "missing", f"espeak-ng failed to load: {exc}", "pip install espeakng-loader"
-        )
-    langs = len({v.language for v in voices})
-    return Check("tts", "ok", f"espeak-ng (embedded): {len(voices)} voices in {langs} languages")
+    return [Check(name, status, detail) for name, status, detail in describe_tts(settings)]
 
 
 def _models(settings: Settings) -> list[Check]:
@@ -76,7 +69,8 @@ def _llm(settings: Settings) -> Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = [_database(settings)]
-    producers: list[Callable[[Settings], Check]] = [_tts, _stt, _llm]
     checks.extend(_models(settings))
+    checks.extend(_tts(settings))
+    producers: list[Callable[[Settings], Check]] = [_stt, _llm]
     checks.extend(p(settings) for p in producers)
     return checks

@@ -35,7 +35,7 @@ async def test_user_speech_interrupts_the_reply(
         # keep the microphone open (silence) while the assistant talks for a while
         await stream.send_silence(2.0)
         onset = time.monotonic()
-        await stream.send_audio(speak("Wait, stop, tell me about London instead."))
+        await stream.send_audio(speak("Please stop talking now."))
         await stream.send_silence(1.5)
         interrupted = await stream.wait_for("interrupted")
         t_interrupted = stream.event_times[stream.events.index(interrupted)]

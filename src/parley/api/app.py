@@ -17,17 +17,11 @@ from parley.api.routes import agents, conversations, health, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
-from parley.providers.tts.espeak import catalogue as espeak_catalogue
 from parley.store import Store
 from parley.store.purge import purge_forever
 from parley.transports import native
-from parley.voices import VoiceCatalogue
 
 log = logging.getLogger("parley")
-
-
-def build_voices(settings: Settings) -> VoiceCatalogue:
-    return VoiceCatalogue(espeak_catalogue())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,9 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await Store.open(settings.resolved_database_url())
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
-        voices_ = build_voices(settings)
-        runtime = build_runtime(settings, voices_)
-        ctx = ServerContext(settings=settings, store=store, voices=voices_, runtime=runtime)
+        runtime = build_runtime(settings)
+        ctx = ServerContext(settings=settings, store=store, voices=runtime.voices, runtime=runtime)
         ctx.stt_languages = runtime.stt.languages
         ctx.stt_name = runtime.stt.name
         ctx.sessions = SessionManager(runtime, store.conversations)

@@ -8,9 +8,9 @@ from parley.clock import Clock, RealClock
 from parley.config import Settings
 from parley.engine.runtime import Runtime
 from parley.providers.llm.openai_chat import llm_from_settings
+from parley.providers.stt import stt_from_settings
 from parley.providers.stt.base import STTProvider
-from parley.providers.tts.base import TTSProvider
-from parley.providers.tts.espeak import EspeakTTS
+from parley.providers.tts.factory import build_tts
 from parley.providers.turn.smart_turn import SmartTurn
 from parley.providers.vad.silero import SileroVAD
 from parley.voices import VoiceCatalogue
@@ -19,18 +19,15 @@ log = logging.getLogger("parley")
 
 
 def build_stt(settings: Settings) -> STTProvider:
-    from parley.providers.stt.pocketsphinx import PocketsphinxSTT
-
-    return PocketsphinxSTT()
-
-
-def build_tts(settings: Settings) -> dict[str, TTSProvider]:
-    return {"espeak": EspeakTTS()}
+    provider, reason = stt_from_settings(settings=settings)
+    log.info("speech-to-text: %s", reason)
+    return provider
 
 
-def build_runtime(
-    settings: Settings, voices: VoiceCatalogue, clock: Clock | None = None
-) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Every provider, built once. Raises (with what to fix) on a misconfiguration."""
+    tts = build_tts(settings)
+    voices = VoiceCatalogue(v for engine in tts.values() for v in engine.voices())
     vad = SileroVAD()
     vad.load()  # fail at start-up, clearly, rather than on the first stream
     turn_model: SmartTurn | None
@@ -49,7 +46,7 @@ def build_runtime(
         vad=vad,
         turn_model=turn_model,
         stt=build_stt(settings),
-        tts=build_tts(settings),
+        tts=tts,
         voices=voices,
         llm=llm_from_settings(settings.llm_base_url, settings.llm_model, settings.llm_api_key),
         clock=clock or RealClock(),

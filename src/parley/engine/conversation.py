@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ class UserTurn:
     speech_end_clock: float = 0.0  # clock time the user went quiet
     eot_clock: float = 0.0
     stt_final_clock: float = 0.0
+    # Final transcripts of the turn's segments: a turn decided too early and taken up
+    # again by the user (before any reply audio) is one turn of several segments.
+    segments: list[asyncio.Task[str]] = field(default_factory=list)
+    committed: bool = False
 
 
 @dataclass
@@ -180,6 +185,8 @@ class Conversation:
                 self._endpoint.cancel()
             self.sm.go(State.USER_SPEAKING, "speech resumed before the turn was decided")
             return
+        if self._continue_user_turn():
+            return
         if state in REPLYING:
             self._barge_in(State.USER_SPEAKING, "barge-in")
         elif state is not State.LISTENING:
@@ -223,9 +230,37 @@ class Conversation:
         )
         self._user = None
         self.listener.close_turn()
+        user.segments.append(self._spawn(self._finish_segment(), "stt_final"))
         self.sm.go(State.THINKING, "end of turn decided")
-        commit = self._spawn(self._commit_user_turn(user), "commit_user")
-        self._start_reply(self._reply_after(commit), origin=user.speech_end_clock, user=user)
+        self._start_reply(self._reply_to_speech(user), origin=user.speech_end_clock, user=user)
+
+    def _continue_user_turn(self) -> bool:
+        """The user speaks again after their turn was decided, before any reply audio:
+        the decision was early. Drop the reply in preparation; the turn goes on."""
+        pending = self._pending
+        if (
+            self.sm.state is not State.THINKING
+            or pending is None
+            or pending.user is None
+            or pending.user.committed
+            or (pending.reply is not None and pending.reply.started_audio)
+        ):
+            return False
+        pending.task.cancel()
+        self._pending = None
+        self._user = pending.user
+        self.listener.reopen()
+        self.sm.go(State.USER_SPEAKING, "user went on: same turn")
+        return True
+
+    async def _finish_segment(self) -> str:
+        try:
+            return (await self.listener.stt.finish()).strip()
+        except STTError as exc:
+            await self.emit(ev.ErrorEvent(exc.code, exc.message))
+            return ""
+        finally:
+            self.listener.release()
 
     def _abandon_user_turn(self, why: str) -> None:
         if self._endpoint is not None:
@@ -235,20 +270,20 @@ class Conversation:
         self._spawn(self.listener.stt.cancel(), "stt_cancel")
         self.sm.go(State.LISTENING, why)
 
-    async def _commit_user_turn(self, user: UserTurn) -> TurnRecord | None:
-        """Final transcript → stored user turn → transcript + turn_end. None: no words."""
+    async def _user_text(self, user: UserTurn) -> str:
+        texts = [await asyncio.shield(segment) for segment in user.segments]
+        user.stt_final_clock = self._clock.now()
+        return " ".join(t for t in texts if t)
+
+    async def _commit_spoken_turn(self, user: UserTurn, text: str) -> TurnRecord | None:
+        """Store the user turn and announce it (transcript + turn_end). None: no words."""
+        if user.committed:
+            return None
+        user.committed = True
         if self._finalizing is not None:
             # An interrupted reply is stored first: history keeps the order things happened.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._finalizing)
-        try:
-            text = (await self.listener.stt.finish()).strip()
-        except STTError as exc:
-            await self.emit(ev.ErrorEvent(exc.code, exc.message))
-            text = ""
-        finally:
-            self.listener.release()
-        user.stt_final_clock = self._clock.now()
         duration = max(0, user.last_voiced_ms - user.start_ms)
         if not text:
             await self.emit(ev.TurnEnd("user", None, duration, discarded=True))
@@ -261,6 +296,18 @@ class Conversation:
         await self.emit(ev.TranscriptEvent("user", text, True, turn.turn_id))
         await self.emit(ev.TurnEnd("user", turn.turn_id, duration))
         return turn
+
+    async def _reply_to_speech(self, user: UserTurn) -> None:
+        """Answer a spoken turn. The reply is prepared at once, but the user turn is
+        stored and announced only as the first sentence is about to be spoken (or the
+        LLM fails): until then, the user may still go on (`_continue_user_turn`)."""
+        text = await self._user_text(user)
+        if not text:
+            await self._commit_spoken_turn(user, "")
+            self._finish_reply("no words in the user turn")
+            return
+        commit = functools.partial(self._commit_spoken_turn, user, text)
+        await self._answer(pending_user_text=text, before_speaking=commit)
 
     # --- typed input ----------------------------------------------------------------
 
@@ -293,7 +340,7 @@ class Conversation:
         task = self._spawn(flow, "reply")
         self._pending = Pending(task=task, origin_clock=origin, user=user)
 
-    def _new_reply(self) -> Reply:
+    def _new_reply(self, before_speaking: Callable[[], Awaitable[Any]] | None = None) -> Reply:
         sink = self._sink
         pending = self._pending
         assert pending is not None
@@ -319,12 +366,13 @@ class Conversation:
             on_first_audio=first_audio,
             on_sentence=on_sentence,
             lead_ms=self._rt.lead_ms,
+            before_speaking=before_speaking,
         )
         pending.reply = reply
         return reply
 
     async def _reply_after(self, commit: asyncio.Task[TurnRecord | None]) -> None:
-        """Wait for the user turn to be stored, then answer it."""
+        """Wait for the (typed) user turn to be stored, then answer it."""
         turn = await asyncio.shield(commit)
         if turn is None:
             self._finish_reply("no words in the user turn")
@@ -332,13 +380,20 @@ class Conversation:
         # If the limit falls on this user turn, the assistant still answers; then the end.
         await self._answer()
 
-    async def _answer(self) -> None:
-        reply = self._new_reply()
+    async def _answer(
+        self,
+        pending_user_text: str | None = None,
+        before_speaking: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        reply = self._new_reply(before_speaking)
         pending = self._pending
         assert pending is not None
         self.sm.turn = make_turn_id(len(self.turns) + 1)
+        turns = list(self.turns)
+        if pending_user_text is not None:  # the turn being answered, not stored yet
+            turns.append(TurnRecord(0, "", "user", pending_user_text, utcnow(), 0))
         messages = build_messages(
-            self.system_prompt, self.record.language, self.turns, self.record.context_window
+            self.system_prompt, self.record.language, turns, self.record.context_window
         )
         tools = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools] or None
         error: LLMError | None = None
@@ -347,6 +402,8 @@ class Conversation:
             await reply.finish_playback()
         except LLMError as exc:
             error = exc
+        if before_speaking is not None:
+            await reply.ready_to_speak()  # the user turn is stored even if nothing was said
         if error is not None:
             log.warning("session=%s LLM failed: %s", self.id, error)
             await self.emit(ev.ErrorEvent(error.code, error.message))

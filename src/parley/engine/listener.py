@@ -100,8 +100,9 @@ class Listener:
         return events
 
     def _start_capture(self) -> None:
+        # The turn buffer is not cleared: the turn model sees the last 8 s of the user's
+        # speech, which for a continued turn includes its first segment.
         self._capturing = True
-        self._turn_audio.clear()
         for frame in self._preroll:
             self._capture(frame)
         self._preroll.clear()
@@ -124,6 +125,11 @@ class Listener:
         until `release()`, so it does not leak into the transcript being finished."""
         self._capturing = False
         self._hold = True
+
+    def reopen(self) -> None:
+        """The user went on after the turn was decided: capture again (audio still
+        held for STT goes to the recogniser as the next segment)."""
+        self._capturing = True
 
     def release(self) -> None:
         """The last transcript is final: send the held audio of the next turn to STT."""

@@ -77,7 +77,9 @@ class Reply:
         on_first_audio: Callable[[], Awaitable[None]],
         on_sentence: Callable[[str], Awaitable[None]],
         lead_ms: int = 200,
+        before_speaking: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._before_speaking = before_speaking
         self._llm = llm
         self._tts_for = tts_for
         self._voice = voice
@@ -103,8 +105,15 @@ class Reply:
 
     # --- speaking -------------------------------------------------------------------
 
+    async def ready_to_speak(self) -> None:
+        """Run the `before_speaking` hook, once (before the first sentence is spoken)."""
+        hook, self._before_speaking = self._before_speaking, None
+        if hook is not None:
+            await hook()
+
     async def say(self, sentence: str) -> None:
         """Synthesize one sentence and pace it out."""
+        await self.ready_to_speak()
         voice_id = self._voice()
         tts = self._tts_for(voice_id)
         resampler: StreamResampler | None = None

@@ -27,13 +27,19 @@ A worker that dies is restarted; a `finish()` waiting on it raises
 `STTError("stt_worker_crashed")` and the stream moves to a live worker for its next
 utterance.
 
-Measured on the 2-core dev box, `--workers 2`, synthesized 3 s sentences fed in real
-time (see the report in tests/stt/test_pocketsphinx.py):
-- finish() latency after the last audio: p50 ~15 ms, p95 ~25 ms
-  (first pass only; with `second_pass=True` about 150-250 ms);
-- decode cost: ~0.25 s CPU per second of audio (first pass);
-- event-loop stall while 4 streams decode: max ~2-4 ms (the timer's own jitter);
-- feed(): ~2-5 us per 20 ms frame.
+Measured on the 2-core dev box (2 workers; espeak-ng sentences of 2-3.5 s fed in real
+time as 20 ms frames; 1 and 4 concurrent streams):
+- finish() latency after the last audio: p50 28-31 ms, p90 40-90 ms, whatever the
+  utterance length (`second_pass=True`: p50 ~110-120 ms, growing ~70 ms per second of
+  speech). Decoding a 3 s utterance only at finish would take ~0.6 s.
+- decode cost: 0.20-0.23 s CPU per second of audio (0.25-0.27 with the second pass),
+  so one core keeps up with ~4 people talking at once.
+- event loop while streams decode: a 5 ms timer wakes late by 0.2 ms (p50), 3-4 ms
+  (p99) -- as on an idle machine. Rare 50-100 ms outliers appear with any CPU-bound
+  process on this VM (a `while True: pass` next door does the same), not from decoding.
+- feed(): p50 15-30 us, p99 < 0.2 ms per 20 ms frame.
+- pool start (2 workers, in parallel): ~0.5-0.7 s; memory ~110 MB per worker plus
+  ~20-40 MB per open stream.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ _HEADER = struct.Struct("<IBII")  # payload length, op, stream id, utterance num
 _OPEN, _AUDIO, _FINISH, _CANCEL, _CLOSE = 1, 2, 3, 4, 5
 # worker -> parent
 _READY, _PARTIAL, _FINAL, _ERROR = 10, 11, 12, 13
+_BACKLOG_WARN_BYTES = 5 * 2 * SAMPLE_RATE  # 5 s of audio queued for one worker
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,7 @@ class _Worker:
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     dead: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    behind: bool = False  # warned that audio is piling up
 
     @property
     def pid(self) -> int:
@@ -266,6 +274,15 @@ class _Worker:
         stdin.write(_HEADER.pack(len(payload), op, sid, utterance))
         if payload:
             stdin.write(payload)
+        backlog = stdin.transport.get_write_buffer_size()  # beyond the 64 KB pipe
+        if backlog > _BACKLOG_WARN_BYTES and not self.behind:
+            log.warning(
+                "pocketsphinx worker %d is %.0f s of audio behind: the machine is short of "
+                "CPU for this many conversations (add cores, or use another STT provider)",
+                self.pid,
+                backlog / (2 * SAMPLE_RATE),
+            )
+        self.behind = backlog > _BACKLOG_WARN_BYTES
 
 
 class PocketsphinxSTT:
@@ -415,11 +432,16 @@ class PocketsphinxSTT:
     async def _read_stderr(self, worker: _Worker) -> None:
         stderr = worker.proc.stderr
         assert stderr is not None
-        async for raw in stderr:
-            line = raw.decode(errors="replace").rstrip()
-            if line:
-                worker.stderr_tail.append(line)
-                log.warning("pocketsphinx worker %d: %s", worker.pid, line)
+        rest = b""
+        while chunk := await stderr.read(65536):  # chunks, not lines: no line-length limit
+            *lines, rest = (rest + chunk).split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace").rstrip()[:1000]
+                if line:
+                    worker.stderr_tail.append(line)
+                    log.warning("pocketsphinx worker %d: %s", worker.pid, line)
+        if rest.strip():
+            worker.stderr_tail.append(rest.decode(errors="replace").strip()[:1000])
 
     def _dispatch(self, worker: _Worker, op: int, sid: int, utt: int, payload: bytes) -> None:
         if op == _READY:
@@ -464,8 +486,10 @@ class PocketsphinxSTT:
             stream._on_worker_lost(error)
         worker.streams.clear()
         if not self._closing and self._workers[worker.index] is worker:
-            delay = 0.0 if not self._failures[worker.index] else min(
-                30.0, 0.5 * 2 ** self._failures[worker.index]
+            delay = (
+                0.0
+                if not self._failures[worker.index]
+                else min(30.0, 0.5 * 2 ** self._failures[worker.index])
             )
             task = asyncio.get_running_loop().create_task(self._respawn(worker.index, delay))
             self._respawns.add(task)

@@ -195,6 +195,7 @@ class EspeakTTS:
     """Streams speech for one sentence at a time from libespeak-ng."""
 
     name = ENGINE
+    SAMPLE_RATE = 22050  # what libespeak-ng produces
 
     def __init__(self, rate_wpm: int = 175) -> None:
         self.rate_wpm = rate_wpm

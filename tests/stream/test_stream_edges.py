@@ -1,0 +1,165 @@
+"""The stream's edges: refused upgrades, auth forms, takeover, DELETE, bad input, LLM failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from tests.doubles.llm_server import LLMServer, Script, error, stall, text
+from tests.harness import ServerThread
+from tests.stream.conftest import new_conversation
+from tests.stream_client import StreamClient
+
+
+class Refusal:
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code = status_code
+        self.body = body
+
+    def json(self) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+async def refused(url: str, headers: dict[str, str] | None = None) -> Refusal:
+    with pytest.raises(InvalidStatus) as info:
+        async with websockets.connect(url, additional_headers=headers or {}):
+            pass
+    response = info.value.response
+    return Refusal(response.status_code, bytes(response.body or b""))
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("sample_rate=44100", "sample_rate"),
+        ("sample_rate=abc", "sample_rate"),
+        ("encoding=mp3", "encoding"),
+        ("vad_threshold=1.5", "vad_threshold"),
+        ("vad_threshold=-0.1", "vad_threshold"),
+        ("vad_threshold=loud", "vad_threshold"),
+        ("last_turn_id=7", "last_turn_id"),
+    ],
+)
+async def test_bad_parameters_are_refused_before_the_upgrade(
+    server: ServerThread, client: httpx.Client, api_key: str, query: str, param: str
+) -> None:
+    sid = new_conversation(client)
+    r = await refused(
+        f"{server.ws_url}/v1/conversations/{sid}/stream?{query}",
+        {"Authorization": f"Bearer {api_key}"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == param
+
+
+async def test_auth_forms_and_refusals(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid = new_conversation(client)
+    url = f"{server.ws_url}/v1/conversations/{sid}/stream"
+    assert (await refused(url)).status_code == 401
+    assert (await refused(url, {"Authorization": "Bearer nope"})).status_code == 401
+    other = server.new_key("other")
+    assert (await refused(url, {"Authorization": f"Bearer {other}"})).status_code == 404
+    unknown = f"{server.ws_url}/v1/conversations/conv_000000000000/stream"
+    assert (await refused(unknown, {"Authorization": f"Bearer {api_key}"})).status_code == 404
+    # browsers: ?token= and the subprotocol
+    async with websockets.connect(f"{url}?token={api_key}") as ws:
+        assert json.loads(await ws.recv())["type"] == "session_started"
+    async with websockets.connect(url, subprotocols=["parley", f"token.{api_key}"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "parley"
+        assert json.loads(await ws.recv())["type"] == "session_started"
+    assert client.get(f"/v1/conversations/{sid}").json()["status"] == "active"
+    client.delete(f"/v1/conversations/{sid}")
+    r = await refused(url, {"Authorization": f"Bearer {api_key}"})
+    assert r.status_code == 410 and "ended" in r.json()["error"]["message"]
+
+
+async def test_second_connection_takes_over(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid = new_conversation(client)
+    first = await StreamClient.connect(server.ws_url, sid, api_key)
+    await first.wait_for("session_started")
+    second = await StreamClient.connect(server.ws_url, sid, api_key)
+    await second.wait_for("session_started")
+    code, reason = await first.wait_closed()
+    assert code == 4409 and "newer connection" in (reason or "")
+    await second.send_json({"type": "inject_user_message", "text": "Still there?"})
+    await second.wait_for("turn_end", role="assistant", timeout=30)
+    await second.close()
+
+
+async def test_delete_closes_the_stream_at_once(
+    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
+) -> None:
+    llm.responder = lambda req: Script(text("One. Two. Three. Four. Five. Six. Seven. Eight."))
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    await stream.wait_for("session_started")
+    await stream.send_json({"type": "inject_user_message", "text": "Count."})
+    await stream.wait_for("turn_start", role="assistant")
+    r = await asyncio.to_thread(client.delete, f"/v1/conversations/{sid}")
+    assert r.status_code == 200
+    code, reason = await stream.wait_closed(timeout=3)
+    assert code == 4000 and "deleted" in (reason or "")
+    history = client.get(f"/v1/conversations/{sid}").json()["history"]
+    assert [t["role"] for t in history] == ["user", "assistant"]
+    assert history[1]["interrupted"] is True
+
+
+async def test_bad_messages_get_errors_and_the_session_goes_on(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await stream.ws.send("not json")
+        await stream.ws.send(json.dumps([1, 2]))
+        await stream.ws.send(json.dumps({"type": "fly_to_the_moon"}))
+        await stream.ws.send(json.dumps({"type": "inject_user_message", "text": ""}))
+        await stream.ws.send(json.dumps({"type": "inject_user_message", "text": 42}))
+        await stream.ws.send(b"\x01\x02\x03")  # odd-length pcm16
+        await stream.send_json({"type": "keep_alive"})
+        errors = [await stream.wait_for("error", count=i) for i in range(1, 7)]
+        codes = [e["code"] for e in errors]
+        assert codes.count("invalid_message") == 4
+        assert "unknown_message_type" in codes and "invalid_audio" in codes
+        assert all(e["message"] for e in errors)
+        await stream.send_json({"type": "inject_user_message", "text": "Are you alive?"})
+        await stream.wait_for("turn_end", role="assistant", timeout=30)
+    finally:
+        await stream.close()
+
+
+@pytest.mark.parametrize(
+    ("script", "code"),
+    [
+        (Script(error(500, "model crashed")), "llm_error"),
+        (Script(stall()), "llm_timeout"),
+    ],
+)
+async def test_llm_failures_become_error_events(
+    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer, script: Script, code: str
+) -> None:
+    llm.queue(script)
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await stream.send_json({"type": "inject_user_message", "text": "Hello?"})
+        err = await stream.wait_for("error", timeout=40)
+        assert err["code"] == code
+        # the session is still usable
+        await stream.send_json({"type": "inject_user_message", "text": "Hello again?"})
+        await stream.wait_for("turn_end", role="assistant", timeout=30)
+    finally:
+        await stream.close()
+    history = client.get(f"/v1/conversations/{sid}").json()["history"]
+    assert [t["role"] for t in history] == ["user", "user", "assistant"]

@@ -1,0 +1,79 @@
+"""End of turn on real and synthesized speech: pauses mid-sentence must not cut the user off."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+
+from tests.doubles.llm_server import LLMServer
+from tests.harness import ServerThread
+from tests.speech import SPACEWALK, read_wav, silence, speak
+from tests.stream.conftest import new_conversation
+from tests.stream_client import StreamClient
+
+
+async def test_a_user_who_goes_on_after_a_pause_keeps_the_turn(
+    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
+) -> None:
+    """"I would like to book a table for… two people tonight." The pause may end the turn
+    early, but speech before the reply's first audio continues the same turn."""
+    llm.first_token_delay = 0.8  # a local LLM's think time: the window to take the turn up
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        first, second = speak("I would like to book a table for"), speak("two people tonight.")
+        audio = np.concatenate([silence(0.3), first, silence(0.7), second, silence(2.5)])
+        await stream.send_audio(audio)
+        end = await stream.wait_for("turn_end", role="user", timeout=20)
+        await stream.wait_for("turn_end", role="assistant", timeout=20)
+        assert len(stream.of_type("turn_start", role="user")) == 1
+        assert len(stream.of_type("turn_end", role="user")) == 1
+        assert end["duration_ms"] > (len(first) + len(second)) / 16 + 500
+        final = stream.of_type("transcript", role="user", is_final=True)[0]
+        # the reply answered the whole turn, in one user message
+        messages = llm.chat_requests[-1].body["messages"]
+        assert [m["role"] for m in messages] == ["system", "user"]
+        assert messages[1]["content"] == final["text"]
+    finally:
+        await stream.close()
+
+
+async def test_a_real_interview_answer_is_one_turn(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    """26 s of natural speech with hesitations and mid-sentence pauses (up to ~450 ms)."""
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        recording = read_wav(SPACEWALK)
+        # Stream time, not wall time, drives the silence count, so twice real time is
+        # the same conversation, faster.
+        await stream.send_audio(np.concatenate([recording, silence(2.0)]), realtime=False)
+        await stream.send_silence(1.0)
+        final = await stream.wait_for("transcript", role="user", is_final=True, timeout=60)
+        ends = stream.of_type("turn_end", role="user")
+        assert len(ends) == 1 and not ends[0].get("discarded"), stream.events
+        assert ends[0]["duration_ms"] > 24000
+        assert len(final["text"].split()) > 30
+    finally:
+        await stream.close()
+
+
+async def test_a_finished_question_is_answered_promptly(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await stream.send_audio(np.concatenate([silence(0.3), speak("Can you help me with my order?")]))
+        await stream.send_silence(2.5)
+        await stream.wait_for("turn_start", role="assistant", timeout=10)
+        await stream.wait_for("turn_end", role="assistant", timeout=20)
+    finally:
+        await stream.close()
+    breakdown = client.get(f"/v1/conversations/{sid}").json()["history"][1]["metadata"]["latency"]
+    # not a speed target (those live in bench/): the turn ends on silence, not a timeout
+    assert breakdown["end_of_turn_ms"] < 2000

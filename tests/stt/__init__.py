@@ -1,0 +1,1 @@
+"""Speech-to-text providers: pocketsphinx workers, OpenAI-compatible, faster-whisper, choice."""
