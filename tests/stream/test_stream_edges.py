@@ -163,3 +163,29 @@ async def test_llm_failures_become_error_events(
         await stream.close()
     history = client.get(f"/v1/conversations/{sid}").json()["history"]
     assert [t["role"] for t in history] == ["user", "user", "assistant"]
+
+
+async def test_expired_agent_session_refuses_new_streams(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from parley.store import Store
+    from parley.store.tables import Conversation
+    from parley.timeutil import utcnow
+
+    agent = client.post("/v1/agents/create", json={
+        "name": "A", "voice_id": "espeak-en-us-male", "system_prompt": "Hi."}).json()
+    sid = client.post(f"/v1/agents/{agent['id']}/sessions").json()["session_id"]
+    store = await Store.open(server.settings.resolved_database_url())
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(update(Conversation).where(Conversation.id == sid)
+                               .values(expires_at=utcnow() - timedelta(seconds=1)))
+    finally:
+        await store.close()
+    r = await refused(f"{server.ws_url}/v1/conversations/{sid}/stream",
+                      {"Authorization": f"Bearer {api_key}"})
+    assert r.status_code == 410 and "expired" in r.json()["error"]["message"]

@@ -189,7 +189,7 @@ async def test_final_is_ready_right_after_the_last_audio(paced: PacedRun) -> Non
 
 async def test_event_loop_keeps_running_while_workers_decode(paced: PacedRun) -> None:
     lag = sorted(paced.loop_lag)
-    assert statistics.median(lag) < 0.005
+    assert statistics.median(lag) < 0.01
     assert lag[int(len(lag) * 0.99)] < 0.05  # a thread decoder stalled it for 200 ms
 
 

@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
         runtime = build_runtime(settings)
+        start_stt = getattr(runtime.stt, "start", None)
+        if start_stt is not None:  # worker processes up before the first caller
+            await start_stt()
         ctx = ServerContext(settings=settings, store=store, voices=runtime.voices, runtime=runtime)
         ctx.stt_languages = runtime.stt.languages
         ctx.stt_name = runtime.stt.name

@@ -13,6 +13,14 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class SessionSettings(_Request):
+    """Per-session knobs of live behaviour (all optional)."""
+
+    tool_hold_ms: int = Field(1500, ge=0, le=60_000, description="Hold line after this wait.")
+    tool_timeout_ms: int = Field(10_000, ge=100, le=300_000, description="A tool call fails after.")
+    max_tool_rounds: int = Field(3, ge=0, le=10, description="Tool rounds per user turn.")
+
+
 class ConversationCreate(_Request):
     voice_id: str = Field(min_length=1, max_length=200, description="See GET /v1/voices.")
     system_prompt: str = Field(min_length=1, max_length=100_000)
@@ -20,6 +28,7 @@ class ConversationCreate(_Request):
     tools: list[Any] | None = Field(None, description="Tool definitions (see README).")
     context_window: int = Field(50, ge=1, le=100_000, description="Turns kept in context.")
     max_turns: int | None = Field(None, ge=1, description="Turn limit; null = unlimited.")
+    settings: SessionSettings | None = None
 
 
 class AgentCreate(_Request):

@@ -27,8 +27,9 @@ from parley.engine.memory import build_messages
 from parley.engine.reply import Reply
 from parley.engine.runtime import Runtime
 from parley.engine.state import REPLYING, State, StateMachine
+from parley.engine.tools import ToolCalls, ToolRunner, ToolSettings, hold_line
 from parley.ids import turn_id as make_turn_id
-from parley.providers.llm.base import LLMError, ToolSpec
+from parley.providers.llm.base import ChatMessage, LLMError, ToolCall, ToolSpec
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import SpeechDetector
 from parley.store.conversations import ConversationStore
@@ -110,6 +111,7 @@ class Conversation:
         self._finalizing: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.tool_calls = ToolCalls()
         self.on_end: Callable[[str], Awaitable[None]] | None = None
         self.closed = asyncio.Event()
 
@@ -137,6 +139,7 @@ class Conversation:
     def detach(self, sink: Sink) -> None:
         if self._sink is sink:
             self._sink = None
+            self.tool_calls.fail_all("the client disconnected before answering")
             # A user turn half-heard when the line dropped is dropped with it.
             if self.sm.state in (State.USER_SPEAKING, State.ENDPOINTING):
                 self._abandon_user_turn("connection lost")
@@ -334,6 +337,33 @@ class Conversation:
             await self.emit(ev.TurnEnd("user", turn.turn_id, 0))
         return turn
 
+    # --- live control ---------------------------------------------------------------
+
+    async def update_prompt(self, prompt: str) -> None:
+        """Replace the system prompt from the next reply on (stored)."""
+        self.system_prompt = prompt
+        await self._store.update_settings(self.id, system_prompt=prompt)
+        await self.emit(ev.Ack("prompt_updated", {"prompt": prompt}))
+
+    async def update_voice(self, voice_id: str) -> None:
+        """Switch the voice from the next sentence on (stored). The caller checked it."""
+        self.voice_id = voice_id
+        await self._store.update_settings(self.id, voice_id=voice_id)
+        await self.emit(ev.Ack("voice_updated", {"voice_id": voice_id}))
+
+    async def inject_agent_message(self, text: str) -> None:
+        """The assistant says `text` now, as its own turn; refused over the user or a reply."""
+        if self.sm.state is not State.LISTENING or self.busy:
+            await self.emit(
+                ev.ErrorEvent(
+                    "injection_refused",
+                    "The user is speaking or a reply is in progress; try again after.",
+                )
+            )
+            return
+        await self.emit(ev.Ack("agent_message_injected", {"text": text}))
+        await self.speak(text, "agent message injected")
+
     # --- replying -------------------------------------------------------------------
 
     def _start_reply(self, flow: Awaitable[None], origin: float, user: UserTurn | None) -> None:
@@ -395,10 +425,9 @@ class Conversation:
         messages = build_messages(
             self.system_prompt, self.record.language, turns, self.record.context_window
         )
-        tools = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools] or None
         error: LLMError | None = None
         try:
-            await reply.speak_llm(messages, tools)
+            await self._think(reply, pending, messages)
             await reply.finish_playback()
         except LLMError as exc:
             error = exc
@@ -407,10 +436,52 @@ class Conversation:
         if error is not None:
             log.warning("session=%s LLM failed: %s", self.id, error)
             await self.emit(ev.ErrorEvent(error.code, error.message))
-        if reply.spoken:
+        if reply.spoken or pending.tool_log:
             await self._commit_assistant(reply, pending, interrupted=False)
         self._finish_reply("reply done" if error is None else "reply failed")
         await self._check_limit()
+
+    async def _think(self, reply: Reply, pending: Pending, messages: list[ChatMessage]) -> None:
+        """LLM rounds: speak the text, run the tool calls, feed the results back, until the
+        model answers without tools (or the round limit makes it)."""
+        settings = ToolSettings.from_settings(self.record.settings)
+        specs = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools]
+        for round_no in range(settings.max_rounds + 1):
+            offer = specs if specs and round_no < settings.max_rounds else None
+            result = await reply.speak_llm(messages, offer)
+            if not result.tool_calls:
+                return
+            await reply.ready_to_speak()  # the user turn is announced before any tool call
+            self.sm.go(State.TOOL_RUNNING, f"{len(result.tool_calls)} tool call(s)")
+            messages.append(
+                ChatMessage(
+                    role="assistant", content=result.text or None, tool_calls=result.tool_calls
+                )
+            )
+            runner = ToolRunner(
+                {t.name: t for t in self.record.tools},
+                self.tool_calls,
+                self._rt.http(),
+                self._announce_tool_call,
+                settings,
+            )
+            say_hold = functools.partial(reply.say, hold_line(self.record.language))
+            outcomes = await runner.run(result.tool_calls, say_hold)
+            for outcome in outcomes:
+                messages.append(
+                    ChatMessage(
+                        role="tool", content=outcome.for_llm(), tool_call_id=outcome.call.id
+                    )
+                )
+                pending.tool_log.append(outcome.to_json())
+            self.sm.go(State.THINKING, "tool results in")
+
+    async def _announce_tool_call(self, call: ToolCall, arguments: Any) -> None:
+        await self.emit(ev.ToolCallEvent(call.id, call.name, arguments))
+
+    def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
+        """A client's `tool_result`; False when no call with that id is waiting."""
+        return self.tool_calls.resolve(call_id, result, error)
 
     async def speak(self, text: str, why: str) -> None:
         """Speak a fixed text as an assistant turn (greeting, injected agent message)."""

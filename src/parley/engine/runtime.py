@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import httpx
 import numpy as np
 
 from parley.clock import Clock, RealClock
@@ -43,6 +44,13 @@ class Runtime:
     vad_stop_ms: int = 160
     turn_threads: int = 2
     _executor: ThreadPoolExecutor | None = None
+    _http: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        """The client for server-side tools (one per process, pooled)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        return self._http
 
     def tts_for(self, voice_id: str) -> TTSProvider:
         voice = self.voices.get(voice_id)
@@ -69,3 +77,5 @@ class Runtime:
             await aclose()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
+        if self._http is not None:
+            await self._http.aclose()

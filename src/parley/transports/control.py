@@ -23,15 +23,17 @@ class Client(Protocol):
 Handler = Callable[[ServerContext, Conversation, Client, dict[str, Any]], Awaitable[None]]
 
 
-def _text_field(msg: dict[str, Any], field: str, client: Client) -> str | None:
+def _text_field(
+    msg: dict[str, Any], field: str, client: Client, limit: int = MAX_TEXT
+) -> str | None:
     value = msg.get(field)
     if not isinstance(value, str) or not value.strip():
         client.send_error(
             "invalid_message", f"'{msg.get('type')}' needs a non-empty string '{field}'."
         )
         return None
-    if len(value) > MAX_TEXT:
-        client.send_error("invalid_message", f"'{field}' is longer than {MAX_TEXT} characters.")
+    if len(value) > limit:
+        client.send_error("invalid_message", f"'{field}' is longer than {limit} characters.")
         return None
     return value.strip()
 
@@ -50,10 +52,72 @@ async def _inject_user_message(
         await conv.inject_user_message(text)
 
 
+async def _inject_agent_message(
+    ctx: ServerContext, conv: Conversation, client: Client, msg: dict[str, Any]
+) -> None:
+    text = _text_field(msg, "text", client)
+    if text is not None:
+        await conv.inject_agent_message(text)
+
+
+async def _update_prompt(
+    ctx: ServerContext, conv: Conversation, client: Client, msg: dict[str, Any]
+) -> None:
+    prompt = _text_field(msg, "prompt", client, limit=100_000)
+    if prompt is not None:
+        await conv.update_prompt(prompt)
+
+
+async def _update_voice(
+    ctx: ServerContext, conv: Conversation, client: Client, msg: dict[str, Any]
+) -> None:
+    voice_id = _text_field(msg, "voice_id", client)
+    if voice_id is None:
+        return
+    voice = ctx.voices.get(voice_id)
+    if voice is None:
+        client.send_error("unknown_voice", f"Unknown voice_id {voice_id!r}; see GET /v1/voices.")
+        return
+    if voice.language is not None and voice.language != conv.record.language:
+        client.send_error(
+            "unknown_voice",
+            f"Voice {voice_id!r} speaks {voice.language!r}, not the conversation's "
+            f"{conv.record.language!r}.",
+        )
+        return
+    await conv.update_voice(voice_id)
+
+
+async def _tool_result(
+    ctx: ServerContext, conv: Conversation, client: Client, msg: dict[str, Any]
+) -> None:
+    call_id = msg.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        client.send_error("invalid_message", "'tool_result' needs a string 'call_id'.")
+        return
+    error = msg.get("error")
+    if error is not None and not isinstance(error, str):
+        client.send_error("invalid_message", "'error' must be a string.")
+        return
+    if "result" not in msg and error is None:
+        client.send_error("invalid_message", "'tool_result' needs a 'result' (or an 'error').")
+        return
+    if not conv.resolve_tool_result(call_id, msg.get("result"), error):
+        client.send_error(
+            "unknown_call_id",
+            f"No tool call {call_id!r} is waiting for a result (unknown, answered, timed out "
+            "or cancelled); the result was ignored.",
+        )
+
+
 HANDLERS: dict[str, Handler] = {
     "keep_alive": _keep_alive,
     "KeepAlive": _keep_alive,
     "inject_user_message": _inject_user_message,
+    "inject_agent_message": _inject_agent_message,
+    "update_prompt": _update_prompt,
+    "update_voice": _update_voice,
+    "tool_result": _tool_result,
 }
 
 
@@ -77,5 +141,8 @@ async def handle_text(ctx: ServerContext, conv: Conversation, client: Client, te
 
 
 async def on_connect(ctx: ServerContext, conv: Conversation, client: Client, created: bool) -> None:
-    """Things that happen as a stream connects (an agent's greeting comes here)."""
-    return None
+    """An agent session's `initial_message` is spoken as soon as the stream first connects,
+    before the user says anything, and recorded as the first turn."""
+    greeting = conv.record.initial_message
+    if created and greeting and not conv.turns and not conv.busy:
+        await conv.speak(greeting, "greeting")

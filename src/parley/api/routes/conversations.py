@@ -114,6 +114,7 @@ async def create_conversation(
         tools=tools,
         context_window=body.context_window,
         max_turns=body.max_turns,
+        settings=body.settings.model_dump() if body.settings else None,
     )
     return ConversationCreated(
         session_id=rec.id,

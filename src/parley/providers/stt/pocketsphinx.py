@@ -500,7 +500,10 @@ class PocketsphinxSTT:
         if self._closing:
             return
         try:
-            self._workers[index] = await self._spawn(index)
+            worker = await self._spawn(index)
+            if self._closing and worker.proc.stdin is not None:
+                worker.proc.stdin.close()  # closed while it started: let it exit
+            self._workers[index] = worker
         except OSError as exc:
             log.error("cannot restart pocketsphinx worker %d: %s", index, exc)
             self._failures[index] += 1
