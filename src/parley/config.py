@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     history_retention_days: int = 30
     purge_interval_s: float = 3600.0
     agent_session_ttl_s: int = 3600
+    stream_token_ttl_s: int = 300
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
 

@@ -189,3 +189,51 @@ async def test_expired_agent_session_refuses_new_streams(
     r = await refused(f"{server.ws_url}/v1/conversations/{sid}/stream",
                       {"Authorization": f"Bearer {api_key}"})
     assert r.status_code == 410 and "expired" in r.json()["error"]["message"]
+
+
+async def test_stream_tokens_open_one_session_for_a_while(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid, other = new_conversation(client), new_conversation(client)
+    r = client.post(f"/v1/conversations/{sid}/stream_token")
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    assert token.startswith("pst_") and r.json()["websocket_url"].endswith(f"/{sid}/stream")
+    url = f"{server.ws_url}/v1/conversations/{sid}/stream"
+    async with websockets.connect(f"{url}?token={token}") as ws:
+        assert json.loads(await ws.recv())["type"] == "session_started"
+    async with websockets.connect(url, subprotocols=["parley", f"token.{token}"]) as ws:  # type: ignore[list-item]
+        assert json.loads(await ws.recv())["type"] == "session_started"
+    # not for another session, and not as an API key
+    other_url = f"{server.ws_url}/v1/conversations/{other}/stream?token={token}"
+    assert (await refused(other_url)).status_code == 401
+    assert httpx.get(f"{server.url}/v1/voices", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post("/v1/conversations/conv_nothing00000/stream_token").status_code == 404
+
+
+async def test_reconnect_with_last_turn_id_replays_missed_turns(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    await stream.wait_for("session_started")
+    for i in range(2):
+        await stream.send_json({"type": "inject_user_message", "text": f"Question {i}."})
+        await stream.wait_for("turn_end", role="assistant", count=i + 1, timeout=30)
+    await stream.close()
+    again = await StreamClient.connect(server.ws_url, sid, api_key, last_turn_id="turn_002")
+    try:
+        started = await again.wait_for("session_started")
+        assert started.get("resumed") in (True, None)
+        await again.wait_for("turn_end", turn_id="turn_004")
+        replayed = [e for e in again.events if e.get("replayed")]
+        assert [(e["type"], e["turn_id"]) for e in replayed] == [
+            ("transcript", "turn_003"), ("turn_end", "turn_003"),
+            ("transcript", "turn_004"), ("turn_end", "turn_004"),
+        ]
+        assert replayed[0]["text"] == "Question 1."
+        # and the conversation goes on live
+        await again.send_json({"type": "inject_user_message", "text": "Question 2."})
+        await again.wait_for("turn_end", role="assistant", turn_id="turn_006", timeout=30)
+    finally:
+        await again.close()

@@ -24,7 +24,6 @@ class ServerContext:
     stt_name: str = ""
     runtime: Any = None  # engine.runtime.Runtime: models and providers, set at start-up
     sessions: Any = None  # engine.sessions.SessionManager: the live conversations
-    stream_tokens: Any = None  # short-lived, session-scoped tokens for browsers
 
 
 def get_context(conn: HTTPConnection) -> ServerContext:

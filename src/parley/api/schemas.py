@@ -64,6 +64,13 @@ class ConversationCreated(BaseModel):
     websocket_url: str
 
 
+class StreamTokenOut(BaseModel):
+    token: str
+    session_id: str
+    expires_at: str
+    websocket_url: str
+
+
 class TurnOut(BaseModel):
     turn_id: str
     role: str

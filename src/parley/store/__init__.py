@@ -8,6 +8,7 @@ from parley.store.agents import AgentStore
 from parley.store.conversations import ConversationStore
 from parley.store.db import create_engine, migrate, sessionmaker
 from parley.store.keys import KeyStore
+from parley.store.stream_tokens import StreamTokenStore
 
 
 class Store:
@@ -19,6 +20,7 @@ class Store:
         self.keys = KeyStore(sm)
         self.conversations = ConversationStore(sm)
         self.agents = AgentStore(sm)
+        self.stream_tokens = StreamTokenStore(sm)
 
     @classmethod
     async def open(cls, url: str) -> Store:

@@ -123,3 +123,15 @@ class Turn(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_turns_conv_seq"),)
+
+
+class StreamToken(Base):
+    """Short-lived, session-scoped tokens for browsers (stored hashed, like API keys)."""
+
+    __tablename__ = "stream_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(40), index=True)
+    expires_at: Mapped[datetime]

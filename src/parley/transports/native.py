@@ -28,7 +28,7 @@ from parley.engine import events as ev
 from parley.engine.conversation import Conversation
 from parley.providers.stt.base import STTError
 from parley.providers.vad.silero import SAMPLE_RATE as ENGINE_RATE
-from parley.store.records import ConversationRecord
+from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 from parley.transports import control
 from parley.transports.native_events import to_json
@@ -69,6 +69,10 @@ class Connection:
     async def audio(self, samples: np.ndarray) -> None:
         for message in self.codec.encode(samples):
             self._put(message)
+
+    def put_event(self, event: ev.Event, **extra: Any) -> None:
+        """Queue an event without yielding to the event loop."""
+        self._put(json.dumps({**to_json(event), **extra}))
 
     # ----------------------------------------------------------------------------
 
@@ -117,6 +121,18 @@ class Connection:
             await self._sender
 
 
+def replay_turns(conn: Connection, turns: list[TurnRecord], last_turn_id: str) -> None:
+    """Resume: the final transcript and turn_end of every turn stored after the client's
+    last one, marked `"replayed": true`, so a reconnecting client misses no turn."""
+    after = int(last_turn_id.split("_", 1)[1])
+    for turn in turns:
+        if turn.seq <= after:
+            continue
+        conn.put_event(ev.TranscriptEvent(turn.role, turn.text, True, turn.turn_id), replayed=True)
+        end = ev.TurnEnd(turn.role, turn.turn_id, turn.duration_ms, interrupted=turn.interrupted)
+        conn.put_event(end, replayed=True)
+
+
 async def _deny(websocket: WebSocket, status: int, message: str, param: str | None) -> None:
     """Refuse before the upgrade with an HTTP error (or a close, if the server can't)."""
     try:
@@ -153,8 +169,8 @@ async def _authorise(
     if not token:
         return None, "missing"
     account = await ctx.store.keys.authenticate(token)
-    if account is None and ctx.stream_tokens is not None:
-        account = ctx.stream_tokens.verify(token, session_id)
+    if account is None:
+        account = await ctx.store.stream_tokens.verify(token, session_id)
     return (account, "") if account else (None, "invalid")
 
 
@@ -210,7 +226,11 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         ctx.live.release(handle)
         return
     try:
-        await conn.event(ev.SessionStarted(session_id, resumed=not created))
+        # No await between attaching and these: session_started, then the replay, come
+        # before any live event.
+        conn.put_event(ev.SessionStarted(session_id, resumed=not created))
+        if params.last_turn_id is not None:
+            replay_turns(conn, conv.turns, params.last_turn_id)
         await control.on_connect(ctx, conv, conn, created)
         await _receive_loop(ctx, websocket, conn, conv)
     finally:

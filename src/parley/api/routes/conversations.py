@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse
 
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
-from parley.api.errors import not_found
+from parley.api.errors import ApiError, not_found
 from parley.api.schemas import (
     ConversationCreate,
     ConversationCreated,
     ConversationEnded,
     ConversationOut,
     ErrorBody,
+    StreamTokenOut,
     TurnOut,
 )
 from parley.api.tools import normalise_tools
@@ -162,3 +163,27 @@ async def delete_conversation(
     ended = await ctx.store.conversations.end(session_id)
     assert ended is not None
     return ended_out(ended)
+
+
+@router.post("/{session_id}/stream_token", response_model=StreamTokenOut, responses=_ERRORS)
+async def create_stream_token(
+    session_id: str,
+    request: Request,
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> dict[str, Any]:
+    """A short-lived token that opens this session's stream and nothing else: what a
+    browser uses as `?token=` or the `token.<token>` subprotocol, instead of an API key."""
+    rec = await ctx.store.conversations.get(session_id, account)
+    if rec is None:
+        raise not_found("conversation", session_id, "session_id")
+    if rec.status not in ("ready", "active"):
+        raise ApiError(409, "This conversation has ended.", "session_id")
+    ttl = ctx.settings.stream_token_ttl_s
+    token, expires = await ctx.store.stream_tokens.mint(account, session_id, ttl)
+    return StreamTokenOut(
+        token=token,
+        session_id=session_id,
+        expires_at=iso(expires) or "",
+        websocket_url=websocket_url(request, session_id, ctx.settings.public_url),
+    ).model_dump()
