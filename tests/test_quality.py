@@ -16,7 +16,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    out = run("ruff", "check", "src", "tests", "bench")
+    out = run("ruff", "check", "src", "tests", "bench", "examples")
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -15,9 +15,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +26,7 @@ from parley.engine.reply import Reply
 from parley.engine.runtime import Runtime
 from parley.engine.state import REPLYING, State, StateMachine
 from parley.engine.tools import ToolCalls, ToolRunner, ToolSettings, hold_line
+from parley.engine.turns import Pending, Sink, UserTurn, latency_breakdown
 from parley.ids import turn_id as make_turn_id
 from parley.providers.llm.base import ChatMessage, LLMError, ToolCall, ToolSpec
 from parley.providers.stt.base import STTError, STTStream
@@ -37,43 +36,6 @@ from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 
 log = logging.getLogger("parley.engine")
-
-
-class Sink(Protocol):
-    """The transport side of a conversation."""
-
-    out_rate: int
-
-    async def event(self, event: ev.Event) -> None: ...
-
-    async def audio(self, samples: np.ndarray) -> None: ...
-
-
-@dataclass
-class UserTurn:
-    """The user turn being heard."""
-
-    started_at: datetime
-    start_ms: int
-    last_voiced_ms: int = 0
-    speech_end_clock: float = 0.0  # clock time the user went quiet
-    eot_clock: float = 0.0
-    stt_final_clock: float = 0.0
-    # Final transcripts of the turn's segments: a turn decided too early and taken up
-    # again by the user (before any reply audio) is one turn of several segments.
-    segments: list[asyncio.Task[str]] = field(default_factory=list)
-    committed: bool = False
-
-
-@dataclass
-class Pending:
-    """The reply in progress and what the latency breakdown needs about its turn."""
-
-    task: asyncio.Task[None]
-    reply: Reply | None = None
-    origin_clock: float = 0.0  # user speech end (or injection time)
-    user: UserTurn | None = None
-    tool_log: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Conversation:
@@ -512,7 +474,7 @@ class Conversation:
     ) -> None:
         played = reply.pacer.sent_ms if played_ms is None else played_ms
         text = reply.heard_text(played) if interrupted else reply.full_text
-        meta = self._latency_meta(reply, pending)
+        meta = latency_breakdown(reply, pending)
         if pending is not None and pending.tool_log:
             meta["tool_calls"] = pending.tool_log
         turn = await self._store_turn(
@@ -528,27 +490,6 @@ class Conversation:
             return
         await self.emit(ev.TranscriptEvent("assistant", text, True, turn.turn_id))
         await self.emit(ev.TurnEnd("assistant", turn.turn_id, int(played), interrupted=interrupted))
-
-    def _latency_meta(self, reply: Reply, pending: Pending | None) -> dict[str, Any]:
-        if pending is None:
-            return {}
-        t = reply.timings
-        origin = pending.origin_clock
-
-        def since(mark: float | None) -> int | None:
-            return None if mark is None else int((mark - origin) * 1000)
-
-        latency: dict[str, Any] = {
-            "llm_first_token_ms": since(t.llm_first_token),
-            "tts_first_audio_ms": since(t.tts_first_audio),
-            "first_audio_sent_ms": since(t.first_audio_sent),
-        }
-        if pending.user is not None:
-            latency["end_of_turn_ms"] = since(pending.user.eot_clock)
-            latency["stt_final_ms"] = since(pending.user.stt_final_clock)
-        if t.llm_first_token is not None:
-            latency["llm_ttft_ms"] = int((t.llm_first_token - t.started) * 1000)
-        return {"latency": {k: v for k, v in latency.items() if v is not None}}
 
     # --- barge-in -------------------------------------------------------------------
 
