@@ -1,0 +1,203 @@
+"""The pocketsphinx worker process: many decoders, one per stream, behind a pipe.
+
+Started by `PocketsphinxSTT` as `python -m parley.providers.stt.pocketsphinx_worker
+<options json>`; speaks the length-prefixed protocol described in `pocketsphinx.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from parley.providers.stt.base import (
+    SAMPLE_RATE,
+)
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<IBII")  # payload length, op, stream id, utterance number
+# parent -> worker
+_OPEN, _AUDIO, _FINISH, _CANCEL, _CLOSE = 1, 2, 3, 4, 5
+# worker -> parent
+_READY, _PARTIAL, _FINAL, _ERROR = 10, 11, 12, 13
+_BACKLOG_WARN_BYTES = 5 * 2 * SAMPLE_RATE  # 5 s of audio queued for one worker
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """What a worker needs to build decoders. Paths default to the wheel's en-us model."""
+
+    hmm: str | None = None
+    lm: str | None = None
+    dictionary: str | None = None
+    second_pass: bool = False
+    spare_decoders: int = 1  # fresh decoders kept ready per worker
+
+
+# ---------------------------------------------------------------- worker process side
+
+
+@dataclass
+class _Slot:
+    decoder: Any
+    utterance: int | None = None  # number of the utterance in progress
+    partial: str = ""
+
+
+class _DecoderHost:
+    """The decoders of one worker process, keyed by stream id.
+
+    Every stream gets a fresh decoder (built ahead of time while the worker is idle):
+    a recycled one would carry the last speaker's acoustic state (cepstral mean,
+    Gaussian selection history) and make results depend on who used it before.
+    """
+
+    def __init__(self, options: DecoderOptions) -> None:
+        import pocketsphinx
+
+        self._ps = pocketsphinx
+        self._options = options
+        self._slots: dict[int, _Slot] = {}
+        first = self._decoder_without_lm()
+        lm_path = options.lm or pocketsphinx.get_model_path("en-us/en-us.lm.bin")
+        self._lm = pocketsphinx.NGramModel(first.config, first.logmath, lm_path)
+        self._spares: list[Any] = [self._with_lm(first)]
+
+    def _decoder_without_lm(self) -> Any:
+        o = self._options
+        kwargs: dict[str, Any] = {"lm": None, "loglevel": "ERROR", "fwdflat": o.second_pass}
+        if o.hmm:
+            kwargs["hmm"] = o.hmm
+        if o.dictionary:
+            kwargs["dict"] = o.dictionary
+        return self._ps.Decoder(self._ps.Config(**kwargs))
+
+    def _with_lm(self, decoder: Any) -> Any:
+        decoder.add_lm("lm", self._lm)  # one language model in memory, shared
+        decoder.activate_search("lm")
+        return decoder
+
+    def wants_spare(self) -> bool:
+        return len(self._spares) < self._options.spare_decoders
+
+    def make_spare(self) -> None:
+        self._spares.append(self._with_lm(self._decoder_without_lm()))
+
+    def open(self, sid: int) -> None:
+        self.close(sid)
+        decoder = self._spares.pop() if self._spares else None
+        self._slots[sid] = _Slot(decoder or self._with_lm(self._decoder_without_lm()))
+
+    def audio(self, sid: int, utterance: int, pcm: bytes) -> str | None:
+        """Decode a batch; the new partial transcript if it changed."""
+        slot = self._slots[sid]
+        if slot.utterance != utterance:
+            if slot.utterance is not None:
+                slot.decoder.end_utt()
+            slot.decoder.start_utt()
+            slot.utterance, slot.partial = utterance, ""
+        slot.decoder.process_raw(pcm, False, False)
+        hyp = slot.decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if text == slot.partial:
+            return None
+        slot.partial = text
+        return text
+
+    def finish(self, sid: int, utterance: int) -> str:
+        slot = self._slots[sid]
+        if slot.utterance != utterance:
+            return ""
+        slot.utterance = None
+        slot.decoder.end_utt()
+        hyp = slot.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+    def cancel(self, sid: int) -> None:
+        slot = self._slots.get(sid)
+        if slot is not None and slot.utterance is not None:
+            slot.utterance = None
+            slot.decoder.end_utt()
+
+    def close(self, sid: int) -> None:
+        self.cancel(sid)
+        self._slots.pop(sid, None)
+
+
+class _FdReader:
+    """Exact-size reads from a pipe, with a look at whether more input is waiting."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buf = bytearray()
+
+    def pending(self) -> bool:
+        return bool(self._buf) or bool(select.select([self._fd], [], [], 0)[0])
+
+    def read(self, n: int) -> bytes | None:
+        while len(self._buf) < n:
+            chunk = os.read(self._fd, max(65536, n - len(self._buf)))
+            if not chunk:
+                return None
+            self._buf += chunk
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _worker_main(options_json: str) -> int:
+    """Serve decode requests on stdin/stdout until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts us down via stdin
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol pipe
+
+    def send(op: int, sid: int = 0, utterance: int = 0, payload: bytes = b"") -> None:
+        _write_all(out_fd, _HEADER.pack(len(payload), op, sid, utterance) + payload)
+
+    host = _DecoderHost(DecoderOptions(**json.loads(options_json)))
+    reader = _FdReader(0)
+    send(_READY)
+    while True:
+        if host.wants_spare() and not reader.pending():
+            host.make_spare()  # while idle, so the next open() is instant
+            continue
+        head = reader.read(_HEADER.size)
+        if head is None:
+            return 0
+        size, op, sid, utt = _HEADER.unpack(head)
+        payload = reader.read(size) if size else b""
+        if payload is None:
+            return 0
+        try:
+            if op == _AUDIO:
+                text = host.audio(sid, utt, payload)
+                if text is not None:
+                    send(_PARTIAL, sid, utt, text.encode())
+            elif op == _FINISH:
+                send(_FINAL, sid, utt, host.finish(sid, utt).encode())
+            elif op == _OPEN:
+                host.open(sid)
+            elif op == _CANCEL:
+                host.cancel(sid)
+            elif op == _CLOSE:
+                host.close(sid)
+        except Exception as exc:  # a decoder error ends that utterance, not the worker
+            host.cancel(sid)
+            send(_ERROR, sid, utt, f"{type(exc).__name__}: {exc}".encode())
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main(sys.argv[1]))
