@@ -63,7 +63,7 @@ from parley.providers.stt.base import (
     check_samples,
     supports_language,
 )
-from parley.providers.stt.pocketsphinx_worker import (  # noqa: F401 - the protocol
+from parley.providers.stt.pocketsphinx_worker import (
     _AUDIO,
     _BACKLOG_WARN_BYTES,
     _CANCEL,
@@ -76,8 +76,6 @@ from parley.providers.stt.pocketsphinx_worker import (  # noqa: F401 - the proto
     _PARTIAL,
     _READY,
     DecoderOptions,
-    _FdReader,
-    _write_all,
 )
 
 log = logging.getLogger(__name__)
