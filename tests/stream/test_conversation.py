@@ -43,6 +43,8 @@ async def test_spoken_question_gets_a_spoken_answer(
             assert "weather" in heard
         else:  # narrowband: the embedded 16 kHz model hears words, not always the right ones
             assert len(heard.split()) >= 3
+        interim = stream.of_type("transcript", role="user", is_final=False)
+        assert interim and interim[0]["text"], "interim transcripts while the user speaks"
         user_end = await stream.wait_for("turn_end", role="user")
         assert user_end["turn_id"] == "turn_001" and user_end["duration_ms"] > 1000
         reply_start = await stream.wait_for("turn_start", role="assistant")

@@ -68,6 +68,7 @@ class Conversation:
         )
         self._sink: Sink | None = None
         self._user: UserTurn | None = None
+        self._last_partial = ""
         self._endpoint: asyncio.Task[None] | None = None
         self._pending: Pending | None = None
         self._finalizing: asyncio.Task[None] | None = None
@@ -157,9 +158,18 @@ class Conversation:
         elif state is not State.LISTENING:
             return
         self._user = UserTurn(started_at=utcnow(), start_ms=event.start_ms)
+        self._last_partial = ""
         self.sm.turn = make_turn_id(len(self.turns) + 1)
         self.sm.go(State.USER_SPEAKING, "speech detected")
         self._spawn(self.emit(ev.TurnStart(role="user")), "turn_start")
+
+    def on_partial(self, text: str) -> None:
+        """An interim transcript from the recogniser, while the user speaks."""
+        if self.sm.state not in (State.USER_SPEAKING, State.ENDPOINTING) or not text.strip():
+            return
+        if text != self._last_partial:
+            self._last_partial = text
+            self._spawn(self.emit(ev.TranscriptEvent("user", text, False)), "partial")
 
     def _on_speech_pause(self, event: SpeechPaused) -> None:
         if self.sm.state is not State.USER_SPEAKING or self._user is None:

@@ -13,6 +13,7 @@ import logging
 
 from parley.engine.conversation import Conversation, Sink
 from parley.engine.runtime import Runtime
+from parley.providers.stt.base import Transcript
 from parley.store.conversations import ConversationStore
 from parley.store.records import ConversationRecord
 
@@ -44,9 +45,16 @@ class SessionManager:
             conv = self.get(record.id)
             created = conv is None
             if conv is None:
-                stt = await self.runtime.stt.open(record.language)
+                created_conv: list[Conversation] = []
+
+                def on_partial(transcript: Transcript) -> None:
+                    if created_conv:
+                        created_conv[0].on_partial(transcript.text)
+
+                stt = await self.runtime.stt.open(record.language, on_partial)
                 turns = await self._store.turns(record.id)
                 conv = Conversation(record, self.runtime, self._store, stt, turns, vad_threshold)
+                created_conv.append(conv)
                 self._live[record.id] = conv
             await self._store.mark_active(record.id)
         conv.attach(sink, vad_threshold)
