@@ -245,6 +245,12 @@ class Conversation:
         self._spawn(self.listener.stt.cancel(), "stt_cancel")
         self.sm.go(State.LISTENING, why)
 
+    async def _after_finalizing(self) -> None:
+        """An interrupted reply is stored first: history keeps the order things happened."""
+        if self._finalizing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._finalizing)
+
     async def _user_text(self, user: UserTurn) -> str:
         texts = [await asyncio.shield(segment) for segment in user.segments]
         user.stt_final_clock = self._clock.now()
@@ -255,10 +261,7 @@ class Conversation:
         if user.committed:
             return None
         user.committed = True
-        if self._finalizing is not None:
-            # An interrupted reply is stored first: history keeps the order things happened.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._finalizing)
+        await self._after_finalizing()
         duration = max(0, user.last_voiced_ms - user.start_ms)
         if not text:
             await self.emit(ev.TurnEnd("user", None, duration, discarded=True))
@@ -303,6 +306,7 @@ class Conversation:
         self._start_reply(self._reply_after(commit), origin=origin, user=None)
 
     async def _commit_text_turn(self, text: str) -> TurnRecord | None:
+        await self._after_finalizing()
         turn = await self._store_turn(role="user", text=text, timestamp=utcnow(), duration_ms=0)
         if turn is not None:
             await self.emit(ev.TranscriptEvent("user", text, True, turn.turn_id))

@@ -138,10 +138,12 @@ class Reply:
     async def _emit(self, audio: np.ndarray) -> None:
         if audio.size == 0:
             return
-        await self.pacer.send(audio)
+        # The sentence's span on the reply timeline is known before it plays: a barge-in
+        # in the middle of it must see where it ends to count only the words heard.
         self._audio_ms += audio.size * 1000 / self._out_rate
         if self.spoken:
             self.spoken[-1].end_ms = self._audio_ms
+        await self.pacer.send(audio)
 
     async def speak_text(self, text: str) -> None:
         """Speak a fixed text (an injected message, a greeting, a hold line)."""
