@@ -19,6 +19,7 @@ from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
 from parley.store import Store
 from parley.store.purge import purge_forever
+from parley.playground import router as playground
 from parley.transports import native
 
 log = logging.getLogger("parley")
@@ -62,6 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, voices, health, native):
+    for module in (conversations, agents, voices, health, native, playground):
         app.include_router(module.router)
     return app
