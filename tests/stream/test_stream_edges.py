@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -237,3 +238,25 @@ async def test_reconnect_with_last_turn_id_replays_missed_turns(
         await again.wait_for("turn_end", role="assistant", turn_id="turn_006", timeout=30)
     finally:
         await again.close()
+
+
+async def test_without_an_llm_the_stream_says_what_to_set(
+    tmp_path: Path, client: httpx.Client
+) -> None:
+    from tests.harness import BOOTSTRAP_KEY, fresh_database_url, server_settings
+
+    settings = server_settings(fresh_database_url("sqlite", tmp_path), tmp_path)
+    assert settings.llm_base_url is None
+    with ServerThread(settings) as bare:
+        auth = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
+        sid = httpx.post(f"{bare.url}/v1/conversations/create", headers=auth, json={
+            "voice_id": "espeak-en-us-female", "system_prompt": "Hi."}).json()["session_id"]
+        stream = await StreamClient.connect(bare.ws_url, sid, BOOTSTRAP_KEY)
+        try:
+            await stream.wait_for("session_started")
+            await stream.send_json({"type": "inject_user_message", "text": "Hello?"})
+            err = await stream.wait_for("error", timeout=10)
+            assert err["code"] == "llm_not_configured"
+            assert "PARLEY_LLM_BASE_URL" in err["message"]
+        finally:
+            await stream.close()
