@@ -228,7 +228,8 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
     try:
         # No await between attaching and these: session_started, then the replay, come
         # before any live event.
-        conn.put_event(ev.SessionStarted(session_id, resumed=not created))
+        latest = conv.turns[-1].turn_id if conv.turns else None
+        conn.put_event(ev.SessionStarted(session_id, resumed=not created), last_turn_id=latest)
         if params.last_turn_id is not None:
             replay_turns(conn, conv.turns, params.last_turn_id)
         await control.on_connect(ctx, conv, conn, created)

@@ -1,0 +1,197 @@
+"""`Parley`: the blocking client (REST over `httpx.Client`, streams via `Stream`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from parley.client import _calls as api
+from parley.client._calls import ToolSpec
+from parley.client._http import ClientConfig, SyncHTTP
+from parley.client.errors import ParleyError
+from parley.client.models import (
+    Agent,
+    AgentDeleted,
+    AgentPage,
+    AgentSession,
+    Conversation,
+    ConversationEnded,
+    StreamToken,
+    Voice,
+)
+from parley.client.resume import baseline_of
+from parley.client.stream import StreamOptions
+from parley.client.sync_stream import Stream
+
+
+class Conversations:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def create(
+        self,
+        *,
+        voice_id: str,
+        system_prompt: str,
+        language: str = "en",
+        tools: Sequence[ToolSpec] | None = None,
+        context_window: int = 50,
+        max_turns: int | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Conversation:
+        """Create a conversation session (`settings`: `tool_hold_ms`, `tool_timeout_ms`,
+        `max_tool_rounds`)."""
+        call = api.create_conversation(
+            voice_id, system_prompt, language, tools, context_window, max_turns, settings
+        )
+        return self._http.call(call)
+
+    def get(self, session_id: str) -> Conversation:
+        """Configuration, status and full history."""
+        return self._http.call(api.get_conversation(session_id))
+
+    def delete(self, session_id: str) -> ConversationEnded:
+        """End the session (closes its live stream; idempotent)."""
+        return self._http.call(api.delete_conversation(session_id))
+
+    def stream_token(self, session_id: str) -> StreamToken:
+        """A short-lived token that opens only this session's stream (for browsers)."""
+        return self._http.call(api.stream_token(session_id))
+
+    def stream(
+        self,
+        session_id: str,
+        *,
+        sample_rate: int = 16000,
+        encoding: str = "pcm16",
+        vad_threshold: float = 0.5,
+        reconnect: bool = True,
+        max_reconnect_attempts: int = 10,
+        last_turn_id: str | None = None,
+        keep_audio: bool = True,
+    ) -> Stream:
+        """The session's live stream (not connected yet: use `with`, or `connect()`).
+
+        `reconnect`: reconnect after unexpected drops, up to `max_reconnect_attempts`
+        tries with exponential backoff. `last_turn_id`: the last turn this application
+        already handled (e.g. kept from an earlier process); by default the last turn
+        stored when the stream starts. `keep_audio`: collect the reply audio in
+        `stream.audio` (about 115 MB per hour of speech at 16 kHz)."""
+        options = StreamOptions(
+            sample_rate=sample_rate,
+            encoding=encoding,
+            vad_threshold=vad_threshold,
+            reconnect=reconnect,
+            max_reconnect_attempts=max_reconnect_attempts,
+            last_turn_id=last_turn_id,
+            keep_audio=keep_audio,
+        )
+
+        def baseline() -> str | None:
+            try:
+                return baseline_of(self.get(session_id).last_turn_id)
+            except ParleyError as exc:
+                if exc.status == 401:  # e.g. a stream token: it opens the stream only
+                    return None
+                raise
+
+        return Stream(self._http.config, session_id, options, baseline)
+
+
+class AgentSessions:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def create(
+        self,
+        agent_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        initial_message: str | None = None,
+    ) -> AgentSession:
+        """Start a session of the agent; stream it with `conversations.stream`."""
+        return self._http.call(api.create_agent_session(agent_id, metadata, initial_message))
+
+
+class Agents:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+        self.sessions = AgentSessions(http)
+
+    def create(
+        self,
+        *,
+        name: str,
+        voice_id: str,
+        system_prompt: str,
+        language: str = "en",
+        tools: Sequence[ToolSpec] | None = None,
+        max_turns: int | None = 50,
+    ) -> Agent:
+        call = api.create_agent(name, voice_id, system_prompt, language, tools, max_turns)
+        return self._http.call(call)
+
+    def get(self, agent_id: str) -> Agent:
+        return self._http.call(api.get_agent(agent_id))
+
+    def list(self, limit: int = 20, offset: int = 0) -> AgentPage:
+        """One page of agents, newest first."""
+        return self._http.call(api.list_agents(limit, offset))
+
+    def iter(self, page_size: int = 20) -> Iterator[Agent]:
+        """Every agent, fetching `page_size` at a time."""
+        offset: int | None = 0
+        while offset is not None:
+            page = self.list(limit=page_size, offset=offset)
+            yield from page.data
+            offset = page.next_offset
+
+    def delete(self, agent_id: str) -> AgentDeleted:
+        """Delete the agent and end its live sessions."""
+        return self._http.call(api.delete_agent(agent_id))
+
+
+class Voices:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(self, language: str | None = None, engine: str | None = None) -> list[Voice]:
+        return self._http.call(api.list_voices(language, engine))
+
+
+class Parley:
+    """The Parley API, blocking. `base_url` and `api_key` default to `PARLEY_BASE_URL`
+    (else http://127.0.0.1:8000) and `PARLEY_API_KEY`; `timeout` is in seconds."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 30,
+        *,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._http = SyncHTTP(ClientConfig.resolve(base_url, api_key, timeout), http_client)
+        self.conversations = Conversations(self._http)
+        self.agents = Agents(self._http)
+        self.voices = Voices(self._http)
+
+    @property
+    def base_url(self) -> str:
+        return self._http.config.base_url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Parley:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
