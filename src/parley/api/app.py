@@ -17,9 +17,9 @@ from parley.api.routes import agents, conversations, health, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
+from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import purge_forever
-from parley.playground import router as playground
 from parley.transports import native
 
 log = logging.getLogger("parley")
