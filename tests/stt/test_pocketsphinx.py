@@ -93,6 +93,12 @@ async def test_real_interview_with_partials_on_the_way(stt: PocketsphinxSTT) -> 
         for i in range(0, len(audio), 1600):
             stream.feed(audio[i : i + 1600])
             await asyncio.sleep(0.005)
+        # The worker decodes as fast as the CPU lets it (a loaded machine is slower):
+        # give it time to report progress before asking for the final.
+        for _ in range(200):
+            if len(partials) >= 5:
+                break
+            await asyncio.sleep(0.05)
         seen_before_finish = list(partials)
         text = await stream.finish()
     finally:
