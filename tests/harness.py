@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,3 +119,13 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
         api_key=BOOTSTRAP_KEY,
         **overrides,
     )
+
+
+@contextlib.contextmanager
+def llm_backed_server(llm_base_url: str, tmp: Path) -> Iterator[ServerThread]:
+    """A live server on a fresh SQLite file whose LLM is the double at `llm_base_url`."""
+    settings = server_settings(
+        fresh_database_url("sqlite", tmp), tmp, llm_base_url=llm_base_url, llm_model="test-model"
+    )
+    with ServerThread(settings) as srv:
+        yield srv

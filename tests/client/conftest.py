@@ -11,8 +11,8 @@ import pytest
 from parley.audio.wav import write_wav
 from parley.client import AsyncParley, Parley
 from tests.client.proxy import TcpProxy
-from tests.doubles.llm_server import LLMServer, echo_responder
-from tests.harness import ServerThread, fresh_database_url, server_settings
+from tests.doubles.llm_server import LLMServer
+from tests.harness import ServerThread, llm_backed_server
 from tests.speech import silence, speak
 
 VOICE = "espeak-en-us-female"
@@ -32,19 +32,13 @@ def llm() -> Iterator[LLMServer]:
 
 @pytest.fixture(autouse=True)
 def _reset_llm(llm: LLMServer) -> Iterator[None]:
-    llm.responder = echo_responder
-    llm.first_token_delay = 0.0
-    llm.chunk_delay = 0.0
+    llm.reset()
     yield
 
 
 @pytest.fixture(scope="package")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    tmp: Path = tmp_path_factory.mktemp("client")
-    settings = server_settings(
-        fresh_database_url("sqlite", tmp), tmp, llm_base_url=llm.base_url, llm_model="test-model"
-    )
-    with ServerThread(settings) as srv:
+    with llm_backed_server(llm.base_url, tmp_path_factory.mktemp("client")) as srv:
         yield srv
 
 

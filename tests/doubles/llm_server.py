@@ -202,6 +202,13 @@ class LLMServer:
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
+    def reset(self) -> None:
+        """Back to the default behaviour (echo, no delays, nothing queued) between tests."""
+        self.responder = echo_responder
+        self.first_token_delay = 0.0
+        self.chunk_delay = 0.0
+        self._queued.clear()
+
     def queue(self, *scripts: Script) -> None:
         """Answer the next chat requests with these scripts, in order, then the responder."""
         self._queued.extend(scripts)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.doubles.llm_server import LLMServer
-from tests.harness import ServerThread, fresh_database_url, server_settings
+from tests.harness import ServerThread, llm_backed_server
 
 
 @pytest.fixture(scope="module")
@@ -20,21 +19,13 @@ def llm() -> Iterator[LLMServer]:
 
 @pytest.fixture(autouse=True)
 def _reset_llm(llm: LLMServer) -> Iterator[None]:
-    from tests.doubles.llm_server import echo_responder
-
-    llm.responder = echo_responder
-    llm.first_token_delay = 0.0
-    llm.chunk_delay = 0.0
+    llm.reset()
     yield
 
 
 @pytest.fixture(scope="module")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    tmp: Path = tmp_path_factory.mktemp("stream")
-    settings = server_settings(
-        fresh_database_url("sqlite", tmp), tmp, llm_base_url=llm.base_url, llm_model="test-model"
-    )
-    with ServerThread(settings) as srv:
+    with llm_backed_server(llm.base_url, tmp_path_factory.mktemp("stream")) as srv:
         yield srv
 
 
