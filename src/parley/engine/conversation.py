@@ -284,8 +284,22 @@ class Conversation:
             await self._commit_spoken_turn(user, "")
             self._finish_reply("no words in the user turn")
             return
-        commit = functools.partial(self._commit_spoken_turn, user, text)
-        await self._answer(pending_user_text=text, before_speaking=commit)
+        async def before_speaking() -> None:
+            await self._hold_while_voiced()
+            await self._commit_spoken_turn(user, text)
+
+        await self._answer(pending_user_text=text, before_speaking=before_speaking)
+
+    async def _hold_while_voiced(self, quiet_ms: float = 100.0, limit_s: float = 0.6) -> None:
+        """Speech that has just begun, not yet confirmed, holds back the reply's first
+        audio (at most `limit_s`): confirmed, it continues the same turn and this reply is
+        dropped (`_continue_user_turn`); a breath or a click lets the reply go."""
+        deadline = self._clock.now() + limit_s
+        while (
+            self.listener.silence_ms(self._clock.now()) < quiet_ms
+            and self._clock.now() < deadline
+        ):
+            await self._clock.sleep(0.032)
 
     # --- typed input ----------------------------------------------------------------
 

@@ -52,7 +52,7 @@ class EndpointPolicy:
     is longer than the mid-sentence pauses of natural speech (≤ 450 ms in our recording).
     """
 
-    fast_ms: int = 300
+    fast_ms: int = 200
     normal_ms: int = 750
     slow_ms: int = 1600
     confident: float = 0.8  # model probability above which the turn is taken as complete
@@ -63,11 +63,14 @@ class EndpointPolicy:
         self, probability: float | None, text: str, speech_ms: int, language: str = "en"
     ) -> int:
         """Silence, counted from the last voiced frame, after which the turn is over."""
+        confident = probability is not None and probability >= self.confident
         if ends_unfinished(text, language):
+            # Words beat a confident model: Smart Turn scores synthetic fragments such as
+            # "I would like to book a table for" as finished. The cost (bench/): a stray
+            # "and" at the end of an interim transcript makes a finished turn wait too.
             return self.slow_ms
         if (
-            probability is not None
-            and probability >= self.confident
+            confident
             and speech_ms >= self.min_speech_ms
             and (language != "en" or len(_WORD.findall(text)) >= self.min_words)
         ):

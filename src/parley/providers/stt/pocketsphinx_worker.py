@@ -6,6 +6,7 @@ Started by `PocketsphinxSTT` as `python -m parley.providers.stt.pocketsphinx_wor
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -128,7 +129,17 @@ class _DecoderHost:
 
     def close(self, sid: int) -> None:
         self.cancel(sid)
-        self._slots.pop(sid, None)
+        if self._slots.pop(sid, None) is not None:
+            _release_memory()
+
+
+def _release_memory() -> None:
+    """Give freed decoder memory back to the system. Measured (bench/README.md): 20
+    recognisers opened and closed left a worker at 1018 MB; after malloc_trim, 74 MB."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 class _FdReader:
