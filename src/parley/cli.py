@@ -89,6 +89,8 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         forwarded_allow_ips="*",
+        # Audio frames barely compress and deflate cost ~4% of the CPU at 50 sessions.
+        ws_per_message_deflate=False,
     )
 
 

@@ -53,9 +53,9 @@ class EndpointPolicy:
     """
 
     fast_ms: int = 200
-    normal_ms: int = 750
+    normal_ms: int = 600
     slow_ms: int = 1600
-    confident: float = 0.8  # model probability above which the turn is taken as complete
+    confident: float = 0.5  # model probability from which the turn is taken as complete
     min_words: int = 2  # a fast decision needs at least this many recognised words
     min_speech_ms: int = 300  # shorter turns ("uh") wait the normal time
 
