@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -40,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
+from tests.doubles.threaded import ThreadedServer
 
 # --- the script API ----------------------------------------------------------------
 
@@ -171,8 +170,12 @@ class RecordedRequest:
 # --- the server ----------------------------------------------------------------------
 
 
-class LLMServer:
+class LLMServer(ThreadedServer):
     """The double; `start()`/`stop()`, or use it as a (sync or async) context manager."""
+
+    thread_name = "llm-server-double"
+    graceful_shutdown_s = 2
+    force_exit_on_stop = False
 
     def __init__(
         self,
@@ -182,17 +185,15 @@ class LLMServer:
         first_token_delay: float = 0.0,
         chunk_delay: float = 0.0,
     ) -> None:
+        super().__init__()
         self.responder = responder
         self.models = models
         self.first_token_delay = first_token_delay  # before the first byte of every reply
         self.chunk_delay = chunk_delay  # between streamed chunks
         self.requests: list[RecordedRequest] = []
         self._queued: deque[Script] = deque()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shutdown: asyncio.Event | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -213,61 +214,18 @@ class LLMServer:
         """Answer the next chat requests with these scripts, in order, then the responder."""
         self._queued.extend(scripts)
 
-    def start(self) -> LLMServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",
-            lifespan="off",
-            loop="asyncio",
-            http="h11",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(sock),), name="llm-server-double", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the LLM server double did not start")
-            time.sleep(0.005)
-        return self
+    def asgi_app(self) -> Any:
+        return self._app
 
-    def stop(self, wait: bool = True) -> None:
-        """Stop serving, ending any response still in flight. With `wait=False` the
-        server thread winds down in the background (uvicorn takes ~0.2 s)."""
+    async def on_serving(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._shutdown = asyncio.Event()
+
+    def before_stop(self) -> None:
+        # Ends any response still in flight (streams wait on this event).
         if self._loop is not None and self._shutdown is not None:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 self._loop.call_soon_threadsafe(self._shutdown.set)
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None and wait:
-            self._thread.join(10)
-
-    def __enter__(self) -> LLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> LLMServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    async def _serve(self, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._shutdown = asyncio.Event()
-        assert self._server is not None
-        await self._server.serve(sockets=[sock])
 
     # --- ASGI --------------------------------------------------------------------
 

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
 import time
 import wave
 from collections import deque
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
+from typing import Any
 
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from tests.doubles.threaded import ThreadedServer
 
 PATH = "/v1/audio/transcriptions"
 
@@ -111,16 +111,16 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], Upl
     return fields, upload
 
 
-class STTServer:
+class STTServer(ThreadedServer):
     """The double; `start()`/`stop()`, or use it as a (sync or async) context manager."""
 
+    thread_name = "stt-server-double"
+
     def __init__(self, default_text: str = "hello from the double") -> None:
+        super().__init__()
         self.default_text = default_text
         self.requests: list[TranscriptionRequest] = []
         self._queued: deque[Behaviour] = deque()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
         self.app = FastAPI()
         self.app.post(PATH)(self._transcribe)
 
@@ -158,53 +158,8 @@ class STTServer:
             return PlainTextResponse(text)
         return JSONResponse({"text": text})
 
-    def start(self) -> STTServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            loop="asyncio",
-            http="h11",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=asyncio.run,
-            args=(self._server.serve(sockets=[sock]),),
-            name="stt-server-double",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the STT server double did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self, wait: bool = True) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-        if self._thread is not None and wait:
-            self._thread.join(10)
-
-    def __enter__(self) -> STTServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> STTServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
+    def asgi_app(self) -> Any:
+        return self.app
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import uvicorn
 
 from parley.audio.resample import resample
 from parley.providers.tts.espeak import EspeakTTS
+from tests.doubles.threaded import ThreadedServer
 
 RATE = 24000
 ESPEAK_VOICE = "espeak-en-us-female"
@@ -124,18 +124,18 @@ class RecordedRequest:
         return await asyncio.to_thread(self._closed.wait, within)
 
 
-class TTSServer:
+class TTSServer(ThreadedServer):
     """The double; `start()`/`stop()`, or use it as a (sync or async) context manager."""
 
+    thread_name = "tts-server-double"
+
     def __init__(self, *, pieces: int = 5, chunk_delay: float = 0.0) -> None:
+        super().__init__()
         self.pieces = pieces
         self.chunk_delay = chunk_delay
         self.requests: list[RecordedRequest] = []
         self.served: list[np.ndarray] = []  # the samples of each spoken response
         self._queued: deque[Behaviour] = deque()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -149,54 +149,8 @@ class TTSServer:
         """Answer the next requests so, in order; then speak."""
         self._queued.extend(behaviours)
 
-    def start(self) -> TTSServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",
-            lifespan="off",
-            loop="asyncio",
-            http="h11",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=asyncio.run,
-            args=(self._server.serve(sockets=[sock]),),
-            name="tts-server-double",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the TTS server double did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self, wait: bool = True) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True  # do not wait for stalled responses
-        if self._thread is not None and wait:
-            self._thread.join(10)
-
-    def __enter__(self) -> TTSServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> TTSServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
+    def asgi_app(self) -> Any:
+        return self._app
 
     # --- ASGI --------------------------------------------------------------------
 
