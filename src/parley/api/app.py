@@ -37,10 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_stt = getattr(runtime.stt, "start", None)
         if start_stt is not None:  # worker processes up before the first caller
             await start_stt()
-        ctx = ServerContext(settings=settings, store=store, voices=runtime.voices, runtime=runtime)
-        ctx.stt_languages = runtime.stt.languages
-        ctx.stt_name = runtime.stt.name
-        ctx.sessions = SessionManager(runtime, store.conversations)
+        sessions = SessionManager(runtime, store.conversations)
+        ctx = ServerContext(settings=settings, store=store, runtime=runtime, sessions=sessions)
         app.state.ctx = ctx
         purge = asyncio.create_task(
             purge_forever(store, settings.history_retention_days, settings.purge_interval_s)

@@ -1,13 +1,14 @@
-"""What every request handler can reach: settings, store, voices, live streams, providers."""
+"""What every request handler can reach: settings, store, live streams, the engine."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from parley.config import Settings
+from parley.engine.runtime import Runtime
+from parley.engine.sessions import SessionManager
 from parley.store import Store
 from parley.transports.registry import LiveStreams
 from parley.voices import VoiceCatalogue
@@ -17,13 +18,22 @@ from parley.voices import VoiceCatalogue
 class ServerContext:
     settings: Settings
     store: Store
-    voices: VoiceCatalogue
+    runtime: Runtime  # models and providers, built once at start-up
+    sessions: SessionManager  # the live conversations
     live: LiveStreams = field(default_factory=LiveStreams)
-    # Languages the configured speech-to-text handles (None: no restriction known).
-    stt_languages: frozenset[str] | None = None
-    stt_name: str = ""
-    runtime: Any = None  # engine.runtime.Runtime: models and providers, set at start-up
-    sessions: Any = None  # engine.sessions.SessionManager: the live conversations
+
+    @property
+    def voices(self) -> VoiceCatalogue:
+        return self.runtime.voices
+
+    @property
+    def stt_languages(self) -> frozenset[str] | None:
+        """Languages the configured speech-to-text handles (None: no restriction known)."""
+        return self.runtime.stt.languages
+
+    @property
+    def stt_name(self) -> str:
+        return self.runtime.stt.name
 
 
 def get_context(conn: HTTPConnection) -> ServerContext:

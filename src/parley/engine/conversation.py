@@ -75,7 +75,6 @@ class Conversation:
         self._commit_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.tool_calls = ToolCalls()
-        self.on_end: Callable[[str], Awaitable[None]] | None = None
         self.closed = asyncio.Event()
 
     # --- attachment -----------------------------------------------------------------
@@ -284,6 +283,7 @@ class Conversation:
             await self._commit_spoken_turn(user, "")
             self._finish_reply("no words in the user turn")
             return
+
         async def before_speaking() -> None:
             await self._hold_while_voiced()
             await self._commit_spoken_turn(user, text)
@@ -296,8 +296,7 @@ class Conversation:
         dropped (`_continue_user_turn`); a breath or a click lets the reply go."""
         deadline = self._clock.now() + limit_s
         while (
-            self.listener.silence_ms(self._clock.now()) < quiet_ms
-            and self._clock.now() < deadline
+            self.listener.silence_ms(self._clock.now()) < quiet_ms and self._clock.now() < deadline
         ):
             await self._clock.sleep(0.032)
 
@@ -585,8 +584,6 @@ class Conversation:
         self.sm.go(State.ENDED, reason)
         await self._store.end(self.id)
         await self.emit(ev.SessionEnded(reason))
-        if self.on_end is not None:
-            await self.on_end(reason)
         await self.close()
 
     async def close(self) -> None:

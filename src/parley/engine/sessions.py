@@ -26,7 +26,7 @@ class SessionManager:
         self._store = store
         self._live: dict[str, Conversation] = {}
         self._reapers: dict[str, asyncio.Task[None]] = {}
-        self._opening: dict[str, asyncio.Lock] = {}
+        self._opening: dict[str, tuple[asyncio.Lock, int]] = {}
         self.linger_s = linger_s
 
     def get(self, session_id: str) -> Conversation | None:
@@ -37,27 +37,44 @@ class SessionManager:
         self, record: ConversationRecord, sink: Sink, vad_threshold: float
     ) -> tuple[Conversation, bool]:
         """The session's conversation with `sink` attached; True if it was created now."""
-        lock = self._opening.setdefault(record.id, asyncio.Lock())
-        async with lock:
-            reaper = self._reapers.pop(record.id, None)
-            if reaper is not None:
-                reaper.cancel()
-            conv = self.get(record.id)
-            created = conv is None
-            if conv is None:
-                created_conv: list[Conversation] = []
-
-                def on_partial(transcript: Transcript) -> None:
-                    if created_conv:
-                        created_conv[0].on_partial(transcript.text)
-
-                stt = await self.runtime.stt.open(record.language, on_partial)
-                turns = await self._store.turns(record.id)
-                conv = Conversation(record, self.runtime, self._store, stt, turns, vad_threshold)
-                created_conv.append(conv)
-                self._live[record.id] = conv
-            await self._store.mark_active(record.id)
+        # One attach at a time per session; the lock is dropped once nobody waits on it
+        # (one per session ever seen would grow with the server's lifetime).
+        lock, users = self._opening.get(record.id, (asyncio.Lock(), 0))
+        self._opening[record.id] = (lock, users + 1)
+        try:
+            async with lock:
+                conv, created = await self._open(record, vad_threshold)
+        finally:
+            lock, users = self._opening[record.id]
+            if users == 1:
+                del self._opening[record.id]
+            else:
+                self._opening[record.id] = (lock, users - 1)
         conv.attach(sink, vad_threshold)
+        return conv, created
+
+    async def _open(
+        self, record: ConversationRecord, vad_threshold: float
+    ) -> tuple[Conversation, bool]:
+        """The live conversation, or a new one (its STT stream and stored turns)."""
+        reaper = self._reapers.pop(record.id, None)
+        if reaper is not None:
+            reaper.cancel()
+        conv = self.get(record.id)
+        created = conv is None
+        if conv is None:
+            created_conv: list[Conversation] = []
+
+            def on_partial(transcript: Transcript) -> None:
+                if created_conv:
+                    created_conv[0].on_partial(transcript.text)
+
+            stt = await self.runtime.stt.open(record.language, on_partial)
+            turns = await self._store.turns(record.id)
+            conv = Conversation(record, self.runtime, self._store, stt, turns, vad_threshold)
+            created_conv.append(conv)
+            self._live[record.id] = conv
+        await self._store.mark_active(record.id)
         return conv, created
 
     def detach(self, conv: Conversation, sink: Sink) -> None:

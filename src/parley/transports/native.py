@@ -163,7 +163,7 @@ def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
 
 
 async def _authorise(
-    ctx: ServerContext, websocket: WebSocket, session_id: str, token: str | None
+    ctx: ServerContext, session_id: str, token: str | None
 ) -> tuple[str | None, str]:
     """(account id, "") or (None, why)."""
     if not token:
@@ -197,7 +197,7 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         await _deny(websocket, 400, exc.message, exc.param)
         return
     token, subprotocol = _offered_token(websocket)
-    account, why = await _authorise(ctx, websocket, session_id, token)
+    account, why = await _authorise(ctx, session_id, token)
     if account is None:
         message = (
             "Missing API key: send 'Authorization: Bearer <key>', ?token=<key> "

@@ -21,9 +21,6 @@ class LiveStreams:
         self._live: dict[str, LiveHandle] = {}
         self._lock = asyncio.Lock()
 
-    def get(self, session_id: str) -> LiveHandle | None:
-        return self._live.get(session_id)
-
     async def take_over(self, handle: LiveHandle, reason: str) -> None:
         """Register `handle`, closing whatever stream the session had before."""
         async with self._lock:

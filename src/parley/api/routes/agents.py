@@ -139,8 +139,7 @@ async def delete_agent(
     terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
     for session_id in terminated:
         await ctx.live.close(session_id, CLOSE_DELETED, "agent deleted")
-        if ctx.sessions is not None:
-            await ctx.sessions.end(session_id, "agent_deleted")
+        await ctx.sessions.end(session_id, "agent_deleted")
         await ctx.store.conversations.end(session_id)
     return {"id": rec.id, "status": "deleted", "terminated_sessions": terminated}
 

@@ -49,16 +49,12 @@ def turn_out(turn: TurnRecord) -> dict[str, Any]:
     return out.model_dump(exclude_none=True)
 
 
-def public_status(rec: ConversationRecord) -> str:
-    return rec.status
-
-
 def conversation_out(
     request: Request, ctx: ServerContext, rec: ConversationRecord, turns: list[TurnRecord]
 ) -> dict[str, Any]:
     out = ConversationOut(
         session_id=rec.id,
-        status=public_status(rec),
+        status=rec.status,
         voice_id=rec.voice_id,
         language=rec.language,
         system_prompt=rec.system_prompt,
@@ -158,8 +154,7 @@ async def delete_conversation(
     if rec is None:
         raise not_found("conversation", session_id, "session_id")
     await ctx.live.close(session_id, CLOSE_DELETED, "session deleted")
-    if ctx.sessions is not None:
-        await ctx.sessions.end(session_id, "deleted")
+    await ctx.sessions.end(session_id, "deleted")
     ended = await ctx.store.conversations.end(session_id)
     assert ended is not None
     return ended_out(ended)
