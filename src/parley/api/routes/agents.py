@@ -13,13 +13,13 @@ from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
 from parley.api.routes.conversations import CLOSE_DELETED
 from parley.api.schemas import (
+    ERROR_RESPONSES,
     AgentCreate,
     AgentDeleted,
     AgentList,
     AgentOut,
     AgentSessionCreate,
     AgentSessionOut,
-    ErrorBody,
 )
 from parley.api.tools import normalise_tools
 from parley.api.urls import websocket_url
@@ -28,11 +28,6 @@ from parley.store.records import AgentRecord, ConversationRecord
 from parley.timeutil import iso, utcnow
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
 DEFAULT_CONTEXT_WINDOW = 50
 
 
@@ -73,7 +68,7 @@ def session_out(request: Request, ctx: ServerContext, rec: ConversationRecord) -
     return out
 
 
-@router.post("/create", response_model=AgentOut, responses=_ERRORS)
+@router.post("/create", response_model=AgentOut, responses=ERROR_RESPONSES)
 async def create_agent(
     body: AgentCreate,
     account: str = Depends(require_account),
@@ -94,7 +89,7 @@ async def create_agent(
     return JSONResponse(agent_out(rec))
 
 
-@router.get("", response_model=AgentList, responses=_ERRORS)
+@router.get("", response_model=AgentList, responses=ERROR_RESPONSES)
 async def list_agents(
     limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0),
@@ -114,7 +109,7 @@ async def list_agents(
     )
 
 
-@router.get("/{agent_id}", response_model=AgentOut, responses=_ERRORS)
+@router.get("/{agent_id}", response_model=AgentOut, responses=ERROR_RESPONSES)
 async def get_agent(
     agent_id: str,
     account: str = Depends(require_account),
@@ -126,7 +121,7 @@ async def get_agent(
     return JSONResponse(agent_out(rec))
 
 
-@router.delete("/{agent_id}", response_model=AgentDeleted, responses=_ERRORS)
+@router.delete("/{agent_id}", response_model=AgentDeleted, responses=ERROR_RESPONSES)
 async def delete_agent(
     agent_id: str,
     account: str = Depends(require_account),
@@ -144,7 +139,7 @@ async def delete_agent(
     return {"id": rec.id, "status": "deleted", "terminated_sessions": terminated}
 
 
-@router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=_ERRORS)
+@router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=ERROR_RESPONSES)
 async def create_agent_session(
     agent_id: str,
     request: Request,

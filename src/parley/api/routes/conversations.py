@@ -11,11 +11,11 @@ from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
 from parley.api.schemas import (
+    ERROR_RESPONSES,
     ConversationCreate,
     ConversationCreated,
     ConversationEnded,
     ConversationOut,
-    ErrorBody,
     StreamTokenOut,
     TurnOut,
 )
@@ -26,11 +26,6 @@ from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import iso
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody},
-    401: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-}
 
 CLOSE_DELETED = 4000  # WebSocket close code: the session was ended through the API
 
@@ -92,7 +87,7 @@ def ended_out(rec: ConversationRecord) -> dict[str, Any]:
     ).model_dump()
 
 
-@router.post("/create", response_model=ConversationCreated, responses=_ERRORS)
+@router.post("/create", response_model=ConversationCreated, responses=ERROR_RESPONSES)
 async def create_conversation(
     body: ConversationCreate,
     request: Request,
@@ -126,7 +121,7 @@ async def create_conversation(
     ).model_dump()
 
 
-@router.get("/{session_id}", response_model=ConversationOut, responses=_ERRORS)
+@router.get("/{session_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
 async def get_conversation(
     session_id: str,
     request: Request,
@@ -143,7 +138,7 @@ async def get_conversation(
     return JSONResponse(conversation_out(request, ctx, rec, turns))
 
 
-@router.delete("/{session_id}", response_model=ConversationEnded, responses=_ERRORS)
+@router.delete("/{session_id}", response_model=ConversationEnded, responses=ERROR_RESPONSES)
 async def delete_conversation(
     session_id: str,
     account: str = Depends(require_account),
@@ -160,7 +155,7 @@ async def delete_conversation(
     return ended_out(ended)
 
 
-@router.post("/{session_id}/stream_token", response_model=StreamTokenOut, responses=_ERRORS)
+@router.post("/{session_id}/stream_token", response_model=StreamTokenOut, responses=ERROR_RESPONSES)
 async def create_stream_token(
     session_id: str,
     request: Request,
