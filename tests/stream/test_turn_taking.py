@@ -52,10 +52,15 @@ async def test_a_real_interview_answer_is_one_turn(
         # the same conversation, faster.
         await stream.send_audio(np.concatenate([recording, silence(2.0)]), realtime=False)
         await stream.send_silence(1.0)
-        final = await stream.wait_for("transcript", role="user", is_final=True, timeout=60)
-        ends = stream.of_type("turn_end", role="user")
-        assert len(ends) == 1 and not ends[0].get("discarded"), stream.events
-        assert ends[0]["duration_ms"] > 24000
+        # The first user turn to end must be the whole answer: a cut after a pause would
+        # end a short turn first. (`turn_end` follows the final transcript as its own
+        # message, so wait for it rather than for the transcript.)
+        end = await stream.wait_for("turn_end", role="user", timeout=60)
+        assert not end.get("discarded"), stream.events
+        assert end["duration_ms"] > 24000, stream.events
+        finals = stream.of_type("transcript", role="user", is_final=True)
+        assert len(finals) == 1, stream.events
+        final = finals[0]
         assert len(final["text"].split()) > 30
     finally:
         await stream.close()
