@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -105,14 +106,25 @@ class StreamClient:
     async def wait_for(
         self, kind: str, timeout: float = 20.0, count: int = 1, **match: Any
     ) -> dict[str, Any]:
+        """The `count`-th event of `kind` matching `match`, received already or awaited."""
+        await self.wait_until(
+            lambda: len(self.of_type(kind, **match)) >= count, f"{kind} {match}", timeout
+        )
+        return self.of_type(kind, **match)[count - 1]
+
+    async def wait_until(
+        self, condition: Callable[[], bool], what: str, timeout: float = 20.0
+    ) -> None:
+        """Wait until `condition()` holds over what was received so far (events, audio),
+        re-checking as messages arrive: a wait on a condition, not a fixed sleep."""
         deadline = time.monotonic() + timeout
-        while True:
-            found = self.of_type(kind, **match)
-            if len(found) >= count:
-                return found[count - 1]
+        while not condition():
             left = deadline - time.monotonic()
             if left <= 0 or (self.closed is not None and not self._changed.is_set()):
-                raise AssertionError(f"no {kind} {match} within {timeout}s; events: {self.events}")
+                raise AssertionError(
+                    f"no {what} within {timeout}s; audio {self.audio_seconds():.2f} s; "
+                    f"events: {self.events}"
+                )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))

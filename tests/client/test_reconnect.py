@@ -23,9 +23,16 @@ from parley.client import (
 from parley.client.resume import TurnFilter, backoff_delay
 from tests.client.conftest import VOICE
 from tests.client.proxy import TcpProxy
+from tests.doubles.llm_server import LLMServer, Script, text
 from tests.harness import ServerThread
 
 PROMPT = "You are a storyteller."
+# Several seconds of speech: the link is cut as it starts, and the reconnection must be
+# back before it ends (the echo reply, ~2 s, left too thin a margin on a loaded machine).
+STORY = (
+    "Once upon a time, a keeper lived in a lighthouse by the sea. "
+    "Every night he climbed the stairs and lit the lamp for the ships."
+)
 
 
 @pytest.fixture
@@ -69,7 +76,9 @@ async def test_cut_mid_reply_reconnects_and_delivers_every_turn_once(
     via_proxy: AsyncParley,
     proxy: TcpProxy,
     backoffs: list[tuple[int, float, float]],
+    llm: LLMServer,
 ) -> None:
+    llm.queue(Script(text(STORY)))  # the first reply; the second is the echo
     conv = await aparley.conversations.create(voice_id=VOICE, system_prompt=PROMPT)
     ends: list[TurnEnd] = []
     log: list[str] = []
@@ -175,7 +184,11 @@ async def test_deleted_during_an_outage_stops_at_the_410(
     backoffs: list[tuple[int, float, float]],
 ) -> None:
     conv = await aparley.conversations.create(voice_id=VOICE, system_prompt=PROMPT)
-    async with via_proxy.conversations.stream(conv.session_id) as stream:
+    # Patient: with the 50 ms test backoff, the default 10 attempts are spent in ~0.5 s,
+    # and the DELETE below may take longer than that on a loaded machine; the client would
+    # then give up on its own ("gave up reconnecting") before it ever sees the 410.
+    patient = via_proxy.conversations.stream(conv.session_id, max_reconnect_attempts=1000)
+    async with patient as stream:
         proxy.refuse = True
         proxy.cut()
         await stream.wait_for(Disconnected, timeout=10)

@@ -170,8 +170,14 @@ def start_talking(driver: Any) -> None:
     wait_for(driver, "the session", "document.getElementById('status').dataset.state === 'live'")
 
 
-def stat_ms(driver: Any, name: str) -> int:
-    return int(driver.execute_script(f"return document.getElementById('stat-{name}').dataset.ms"))
+def stats_ms(driver: Any, *names: str) -> list[int]:
+    """Several of the page's stats read in one script, i.e. from one and the same refresh
+    (read one by one, a refresh between the reads could pair an older value with a newer)."""
+    ids = json.dumps([f"stat-{name}" for name in names])
+    values = driver.execute_script(
+        f"return {ids}.map(id => document.getElementById(id).dataset.ms)"
+    )
+    return [int(v) for v in values]
 
 
 def websocket_handshakes(driver: Any) -> list[dict[str, Any]]:
@@ -249,7 +255,7 @@ def test_talk_to_parley_in_chromium(
     latency = driver.find_element("css selector", "#latency tbody tr:last-child").text
     assert "ms" in latency and "LLM" in latency and "end of turn" in latency, latency
 
-    sent, received, played = (stat_ms(driver, n) for n in ("sent", "received", "played"))
+    sent, received, played = stats_ms(driver, "sent", "received", "played")
     assert sent > 3000 and received >= played >= 1500, (sent, received, played)
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "playground.png"))
@@ -327,13 +333,17 @@ def test_speaking_over_the_reply_flushes_playback(
     assert event["page"]["dropped_ms"] > 0, event
     played_at_flush = event["page"]["played_ms"]
     time.sleep(1.0)
-    later_replies = driver.execute_script(
-        "return window.parleyEvents.filter(e => e.type === 'turn_start' && e.role ==="
-        f" 'assistant' && e.at > {event['at']}).length"
+    # One snapshot: whether a next reply began, and the playback stats. (Read apart, the
+    # next reply, to "please stop", could begin between the check and the stats.)
+    later_replies, played, queued = driver.execute_script(
+        "return [window.parleyEvents.filter(e => e.type === 'turn_start' && e.role ==="
+        f" 'assistant' && e.at > {event['at']}).length,"
+        " Number(document.getElementById('stat-played').dataset.ms),"
+        " document.getElementById('stat-queued').textContent]"
     )
     if later_replies == 0:  # (the next reply, to "please stop", may have begun since)
-        assert stat_ms(driver, "played") <= played_at_flush + 1, page_state(driver)
-        assert driver.find_element("id", "stat-queued").text == "0"
+        assert played <= played_at_flush + 1, page_state(driver)
+        assert queued == "0", page_state(driver)
     wait_for(driver, "the cut reply marked", "document.querySelector('.msg.interrupted')")
     assert driver.find_element("id", "stat-interruptions").text == "1"
     assert "Interrupted after" in driver.find_element("id", "transcript").text

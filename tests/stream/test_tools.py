@@ -161,8 +161,13 @@ async def test_slow_tool_gets_a_hold_line(
         await stream.wait_for("tool_call")
         hold = await stream.wait_for("transcript", role="assistant", is_final=False, timeout=10)
         assert hold["text"] == "One moment while I look that up."
-        await asyncio.sleep(1.0)
-        assert stream.audio_seconds() > 0.5  # the line is not silent
+        # The line is not silent: the hold line's audio plays while the tool is still
+        # pending (the first round said nothing, so all audio so far is the hold line).
+        # Paced in real time, it arrives over ~2 s: wait for it rather than sleeping.
+        await stream.wait_until(
+            lambda: stream.audio_seconds() > 0.5, "0.5 s of hold-line audio", timeout=10
+        )
+        assert stream.of_type("turn_end", role="assistant") == []
         await stream.send_json({"type": "tool_result", "call_id": "slow", "result": "ok"})
         await stream.wait_for("turn_end", role="assistant", timeout=30)
         final = stream.of_type("transcript", role="assistant", is_final=True)[-1]
