@@ -190,7 +190,9 @@ class Conversation:
             probability, self.listener.stt.partial(), speech_ms, self.record.language
         )
         while (quiet := self.listener.silence_ms(self._clock.now())) < need_ms:
-            await self._clock.sleep((need_ms - quiet) / 1000)
+            # at least 1 ms: a float remainder far below the clock's resolution would
+            # wake at the same instant forever (it did, on the virtual clock)
+            await self._clock.sleep(max(need_ms - quiet, 1.0) / 1000)
         if self.sm.state is not State.ENDPOINTING or self._user is not user:
             return
         user.speech_end_clock = self.listener.last_voiced_clock

@@ -40,7 +40,7 @@ class Runtime:
     lead_ms: int = 200
     # Barge-in needs speech sustained this long (shorter than a turn start: the reply
     # must stop quickly; Silero, not duration, is what rejects noise and coughs).
-    vad_start_ms: int = 160
+    vad_start_ms: int = 128
     vad_stop_ms: int = 160
     turn_threads: int = 2
     _executor: ThreadPoolExecutor | None = None
