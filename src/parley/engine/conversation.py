@@ -4,31 +4,30 @@ The transport feeds it 16 kHz audio (`feed_audio`) and control calls; it answers
 the attached `Sink` with events and reply audio. It outlives a dropped connection: a
 reply in progress is finished and stored, and a new connection attaches to it.
 
-Turns are stored before their `turn_end` is announced (principle 9); assistant text is
-what the listener heard (principle 3).
+This module decides who has the floor: it hears the user's turn and decides its end,
+takes typed input and live control, and cuts a reply short on barge-in. The replies
+themselves (LLM and tool rounds, speaking, storing the assistant turn) are in
+`answering.py`. Turns are stored before their `turn_end` is announced (principle 9).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import numpy as np
 
 from parley.engine import events as ev
+from parley.engine.answering import Answerer
 from parley.engine.listener import Listener, SpeechPaused, SpeechStarted
-from parley.engine.memory import build_messages
-from parley.engine.reply import Reply
 from parley.engine.runtime import Runtime
 from parley.engine.state import REPLYING, State, StateMachine
-from parley.engine.tools import ToolCalls, ToolRunner, ToolSettings, hold_line
-from parley.engine.turns import Pending, Sink, UserTurn, latency_breakdown
+from parley.engine.tools import ToolCalls
+from parley.engine.turns import Sink, UserTurn
 from parley.ids import turn_id as make_turn_id
-from parley.providers.llm.base import ChatMessage, LLMError, ToolCall, ToolSpec
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import SpeechDetector
 from parley.store.conversations import ConversationStore
@@ -70,11 +69,23 @@ class Conversation:
         self._user: UserTurn | None = None
         self._last_partial = ""
         self._endpoint: asyncio.Task[None] | None = None
-        self._pending: Pending | None = None
         self._finalizing: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.tool_calls = ToolCalls()
+        self.answerer = Answerer(
+            record,
+            runtime,
+            self.sm,
+            self.turns,
+            system_prompt=lambda: self.system_prompt,
+            voice=lambda: self.voice_id,
+            out_rate=self._out_rate,
+            emit=self.emit,
+            audio_out=self._audio_out,
+            spawn=self._spawn,
+            store_turn=self._store_turn,
+            check_limit=self._check_limit,
+        )
         self.closed = asyncio.Event()
 
     # --- attachment -----------------------------------------------------------------
@@ -86,13 +97,20 @@ class Conversation:
     @property
     def busy(self) -> bool:
         """A reply is in progress."""
-        return self._pending is not None and not self._pending.task.done()
+        return self.answerer.busy
 
     async def idle(self) -> None:
         """Return once no reply is in progress."""
-        while (pending := self._pending) is not None and not pending.task.done():
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(pending.task)
+        await self.answerer.idle()
+
+    @property
+    def tool_calls(self) -> ToolCalls:
+        """Client tool calls waiting for a `tool_result`."""
+        return self.answerer.tool_calls
+
+    def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
+        """A client's `tool_result`; False when no call with that id is waiting."""
+        return self.tool_calls.resolve(call_id, result, error)
 
     def attach(self, sink: Sink, vad_threshold: float) -> None:
         self._sink = sink
@@ -114,6 +132,10 @@ class Conversation:
             await sink.event(event)
         except Exception:  # a broken connection must not break the conversation
             log.debug("session=%s event dropped: %r", self.id, event, exc_info=True)
+
+    def _out_rate(self) -> int:
+        sink = self._sink
+        return sink.out_rate if sink is not None else 16000
 
     async def _audio_out(self, samples: np.ndarray) -> None:
         sink = self._sink
@@ -208,12 +230,12 @@ class Conversation:
         self.listener.close_turn()
         user.segments.append(self._spawn(self._finish_segment(), "stt_final"))
         self.sm.go(State.THINKING, "end of turn decided")
-        self._start_reply(self._reply_to_speech(user), origin=user.speech_end_clock, user=user)
+        self.answerer.start(self._reply_to_speech(user), origin=user.speech_end_clock, user=user)
 
     def _continue_user_turn(self) -> bool:
         """The user speaks again after their turn was decided, before any reply audio:
         the decision was early. Drop the reply in preparation; the turn goes on."""
-        pending = self._pending
+        pending = self.answerer.pending
         if (
             self.sm.state is not State.THINKING
             or pending is None
@@ -223,7 +245,7 @@ class Conversation:
         ):
             return False
         pending.task.cancel()
-        self._pending = None
+        self.answerer.pending = None
         self._user = pending.user
         self.listener.reopen()
         self.sm.go(State.USER_SPEAKING, "user went on: same turn")
@@ -283,14 +305,14 @@ class Conversation:
         text = await self._user_text(user)
         if not text:
             await self._commit_spoken_turn(user, "")
-            self._finish_reply("no words in the user turn")
+            self.answerer.finish("no words in the user turn")
             return
 
         async def before_speaking() -> None:
             await self._hold_while_voiced()
             await self._commit_spoken_turn(user, text)
 
-        await self._answer(pending_user_text=text, before_speaking=before_speaking)
+        await self.answerer.answer(pending_user_text=text, before_speaking=before_speaking)
 
     async def _hold_while_voiced(self, quiet_ms: float = 100.0, limit_s: float = 0.6) -> None:
         """Speech that has just begun, not yet confirmed, holds back the reply's first
@@ -318,7 +340,7 @@ class Conversation:
         self.sm.go(State.THINKING, "user message injected")
         await self.emit(ev.TurnStart(role="user"))
         commit = self._spawn(self._commit_text_turn(text), "commit_text")
-        self._start_reply(self._reply_after(commit), origin=origin, user=None)
+        self.answerer.start(self.answerer.answer_after(commit), origin=origin, user=None)
 
     async def _commit_text_turn(self, text: str) -> TurnRecord | None:
         await self._after_finalizing()
@@ -355,193 +377,25 @@ class Conversation:
         await self.emit(ev.Ack("agent_message_injected", {"text": text}))
         await self.speak(text, "agent message injected")
 
-    # --- replying -------------------------------------------------------------------
-
-    def _start_reply(self, flow: Awaitable[None], origin: float, user: UserTurn | None) -> None:
-        task = self._spawn(flow, "reply")
-        self._pending = Pending(task=task, origin_clock=origin, user=user)
-
-    def _new_reply(self, before_speaking: Callable[[], Awaitable[Any]] | None = None) -> Reply:
-        sink = self._sink
-        pending = self._pending
-        assert pending is not None
-
-        async def first_audio() -> None:
-            self.sm.go(State.SPEAKING, "first reply audio")
-            latency = int((self._clock.now() - pending.origin_clock) * 1000)
-            await self.emit(ev.TurnStart(role="assistant", latency_ms=latency))
-
-        spoken: list[str] = []
-
-        async def on_sentence(sentence: str) -> None:
-            spoken.append(sentence)
-            await self.emit(ev.TranscriptEvent("assistant", " ".join(spoken), False))
-
-        reply = Reply(
-            llm=self._rt.llm,
-            tts_for=self._rt.tts_for,
-            voice=lambda: self.voice_id,
-            out_rate=sink.out_rate if sink is not None else 16000,
-            clock=self._clock,
-            sink=self._audio_out,
-            on_first_audio=first_audio,
-            on_sentence=on_sentence,
-            lead_ms=self._rt.lead_ms,
-            before_speaking=before_speaking,
-        )
-        pending.reply = reply
-        return reply
-
-    async def _reply_after(self, commit: asyncio.Task[TurnRecord | None]) -> None:
-        """Wait for the (typed) user turn to be stored, then answer it."""
-        turn = await asyncio.shield(commit)
-        if turn is None:
-            self._finish_reply("no words in the user turn")
-            return
-        # If the limit falls on this user turn, the assistant still answers; then the end.
-        await self._answer()
-
-    async def _answer(
-        self,
-        pending_user_text: str | None = None,
-        before_speaking: Callable[[], Awaitable[Any]] | None = None,
-    ) -> None:
-        reply = self._new_reply(before_speaking)
-        pending = self._pending
-        assert pending is not None
-        self.sm.turn = make_turn_id(len(self.turns) + 1)
-        turns = list(self.turns)
-        if pending_user_text is not None:  # the turn being answered, not stored yet
-            turns.append(TurnRecord(0, "", "user", pending_user_text, utcnow(), 0))
-        messages = build_messages(
-            self.system_prompt, self.record.language, turns, self.record.context_window
-        )
-        error: LLMError | None = None
-        try:
-            await self._think(reply, pending, messages)
-            await reply.finish_playback()
-        except LLMError as exc:
-            error = exc
-        if before_speaking is not None:
-            await reply.ready_to_speak()  # the user turn is stored even if nothing was said
-        if error is not None:
-            log.warning("session=%s LLM failed: %s", self.id, error)
-            await self.emit(ev.ErrorEvent(error.code, error.message))
-        if reply.spoken or pending.tool_log:
-            await self._commit_assistant(reply, pending, interrupted=False)
-        self._finish_reply("reply done" if error is None else "reply failed")
-        await self._check_limit()
-
-    async def _think(self, reply: Reply, pending: Pending, messages: list[ChatMessage]) -> None:
-        """LLM rounds: speak the text, run the tool calls, feed the results back, until the
-        model answers without tools (or the round limit makes it)."""
-        settings = ToolSettings.from_settings(self.record.settings)
-        specs = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools]
-        for round_no in range(settings.max_rounds + 1):
-            offer = specs if specs and round_no < settings.max_rounds else None
-            result = await reply.speak_llm(messages, offer)
-            if not result.tool_calls:
-                return
-            await reply.ready_to_speak()  # the user turn is announced before any tool call
-            self.sm.go(State.TOOL_RUNNING, f"{len(result.tool_calls)} tool call(s)")
-            messages.append(
-                ChatMessage(
-                    role="assistant", content=result.text or None, tool_calls=result.tool_calls
-                )
-            )
-            runner = ToolRunner(
-                {t.name: t for t in self.record.tools},
-                self.tool_calls,
-                self._rt.http(),
-                self._announce_tool_call,
-                settings,
-            )
-            say_hold = functools.partial(reply.say, hold_line(self.record.language))
-            outcomes = await runner.run(result.tool_calls, say_hold)
-            for outcome in outcomes:
-                messages.append(
-                    ChatMessage(
-                        role="tool", content=outcome.for_llm(), tool_call_id=outcome.call.id
-                    )
-                )
-                pending.tool_log.append(outcome.to_json())
-            self.sm.go(State.THINKING, "tool results in")
-
-    async def _announce_tool_call(self, call: ToolCall, arguments: Any) -> None:
-        await self.emit(ev.ToolCallEvent(call.id, call.name, arguments))
-
-    def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
-        """A client's `tool_result`; False when no call with that id is waiting."""
-        return self.tool_calls.resolve(call_id, result, error)
-
     async def speak(self, text: str, why: str) -> None:
         """Speak a fixed text as an assistant turn (greeting, injected agent message)."""
-        self.sm.turn = make_turn_id(len(self.turns) + 1)
-        self.sm.go(State.THINKING, why)
-
-        async def flow() -> None:
-            reply = self._new_reply()
-            await reply.speak_text(text)
-            await reply.finish_playback()
-            await self._commit_assistant(reply, self._pending, interrupted=False)
-            self._finish_reply(f"{why} spoken")
-            await self._check_limit()
-
-        self._start_reply(flow(), origin=self._clock.now(), user=None)
-
-    def _finish_reply(self, why: str) -> None:
-        if self.sm.state in REPLYING:
-            self.sm.go(State.LISTENING, why)
-        self._pending = None
-
-    async def _commit_assistant(
-        self,
-        reply: Reply,
-        pending: Pending | None,
-        interrupted: bool,
-        played_ms: float | None = None,
-    ) -> None:
-        played = reply.pacer.sent_ms if played_ms is None else played_ms
-        text = reply.heard_text(played) if interrupted else reply.full_text
-        meta = latency_breakdown(reply, pending)
-        if pending is not None and pending.tool_log:
-            meta["tool_calls"] = pending.tool_log
-        turn = await self._store_turn(
-            role="assistant",
-            text=text,
-            timestamp=utcnow(),
-            duration_ms=int(played),
-            latency_ms=meta.get("latency", {}).get("first_audio_sent_ms"),
-            interrupted=interrupted,
-            meta=meta,
-        )
-        if turn is None:
-            return
-        await self.emit(ev.TranscriptEvent("assistant", text, True, turn.turn_id))
-        await self.emit(ev.TurnEnd("assistant", turn.turn_id, int(played), interrupted=interrupted))
+        await self.answerer.speak(text, why)
 
     # --- barge-in -------------------------------------------------------------------
 
     def _barge_in(self, next_state: State, why: str) -> None:
         """The user takes the floor over a reply: stop it now, keep what was heard."""
-        pending = self._pending
+        pending = self.answerer.pending
         if pending is None or pending.task.done():
             return
         reply = pending.reply
         played = reply.pacer.played_ms if reply is not None else 0.0
         pending.task.cancel()
         self.sm.go(next_state, why)
-        self._pending = None
-        self._finalizing = self._spawn(self._after_barge_in(pending, reply, played), "barge_in")
-
-    async def _after_barge_in(self, pending: Pending, reply: Reply | None, played: float) -> None:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pending.task
-        if reply is None or not reply.started_audio:
-            return  # nothing was heard: no assistant turn
-        turn_id = make_turn_id(len(self.turns) + 1)
-        await self.emit(ev.Interrupted(turn_id, int(played)))
-        await self._commit_assistant(reply, pending, interrupted=True, played_ms=played)
+        self.answerer.pending = None
+        self._finalizing = self._spawn(
+            self.answerer.store_interrupted(pending, reply, played), "barge_in"
+        )
 
     # --- storage and limits ---------------------------------------------------------
 
@@ -568,19 +422,7 @@ class Conversation:
         """End the conversation: stop any reply, store what was heard, tell the client."""
         if self.sm.state is State.ENDED:
             return
-        pending = self._pending
-        if (
-            pending is not None
-            and not pending.task.done()
-            and asyncio.current_task() is not pending.task
-        ):
-            reply = pending.reply
-            played = reply.pacer.played_ms if reply is not None else 0.0
-            pending.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending.task
-            if reply is not None and reply.started_audio:
-                await self._commit_assistant(reply, pending, interrupted=True, played_ms=played)
+        await self.answerer.stop()
         if self._endpoint is not None:
             self._endpoint.cancel()
         self.sm.go(State.ENDED, reason)
