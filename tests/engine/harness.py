@@ -129,6 +129,10 @@ class TrackedSTTStream:
     def feed(self, samples: np.ndarray) -> None:
         self._inner.feed(samples)
 
+    @property
+    def interim(self) -> bool:
+        return self._inner.interim
+
     def partial(self) -> str:
         return self._inner.partial()
 

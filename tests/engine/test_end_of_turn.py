@@ -12,13 +12,17 @@ Smart Turn) make of them, which is the same in every run (see `harness.py`):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from parley.engine import events as ev
 from parley.engine.endpointing import EndpointPolicy, ends_unfinished
 from parley.engine.state import State
+from parley.providers.stt.openai_compat import OpenAICompatSTT
 from tests.doubles.llm_server import LLMServer, Script, delay, text
+from tests.doubles.stt_server import STTServer, transcript
 from tests.engine.conftest import FEMALE, MALE, synthesize
 from tests.engine.harness import FRAME_S, Harness, Providers
 
@@ -84,6 +88,42 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
         assert -2 * FRAME_S <= last_voiced - speech_end <= FRAME_S
     finally:
         await h.close()
+
+
+@pytest.mark.parametrize(("line", "wait"), [("looking_for", "fast"), ("hospital", "normal")])
+async def test_without_interim_words_the_model_decides_alone(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray], line: str, wait: str
+) -> None:
+    """A remote recogniser (OpenAI-compatible, no interim results) gives no words before
+    the end: Smart Turn alone sets the wait. "I am looking for" is a fragment the words
+    would hold for the slow wait; with no words, the model's confidence ends it fast."""
+    llm_server.queue(Script(text("Sure.")))
+
+    async def no_barrier() -> None:
+        return None
+
+    with STTServer() as stt_server:
+        stt_server.queue(transcript("the words, at the end"))
+        remote = OpenAICompatSTT(stt_server.base_url)
+        h = await Harness.start(
+            dataclasses.replace(providers, stt=remote, stt_barrier=no_barrier), policy=POLICY
+        )
+        try:
+            await h.silence(0.3)
+            await h.feed(speech[line])
+            await h.until(lambda: replied(h), max_seconds=8)
+            [decision] = h.log.decisions
+            expected = POLICY.fast_ms if wait == "fast" else POLICY.normal_ms
+            assert decision.need_ms == expected, decision
+            assert decision.need_ms == POLICY.required_silence_ms(
+                decision.probability, None, decision.speech_ms
+            )
+            [user] = [t for t in await h.stored() if t.role == "user"]
+            assert user.text == "the words, at the end"
+            assert len(stt_server.transcriptions) == 1
+        finally:
+            await h.close()
+            await remote.close()
 
 
 async def test_speech_resuming_while_endpointing_keeps_the_turn(

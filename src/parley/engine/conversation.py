@@ -207,10 +207,14 @@ class Conversation:
         to go on) resets it at once, before the detector confirms speech again.
         """
         speech_ms = user.last_voiced_ms - user.start_ms
-        probability = await self._rt.predict_turn(self.listener.turn_audio())
-        need_ms = self._rt.policy.required_silence_ms(
-            probability, self.listener.stt.partial(), speech_ms, self.record.language
-        )
+        policy = self._rt.policy
+        probability = None
+        if policy.needs_model(speech_ms):
+            probability = await self._rt.predict_turn(self.listener.turn_audio())
+        # read after the model: the recogniser catches up meanwhile
+        stt = self.listener.stt
+        words = stt.partial() if stt.interim else None
+        need_ms = policy.required_silence_ms(probability, words, speech_ms, self.record.language)
         while (quiet := self.listener.silence_ms(self._clock.now())) < need_ms:
             # at least 1 ms: a float remainder far below the clock's resolution would
             # wake at the same instant forever (it did, on the virtual clock)

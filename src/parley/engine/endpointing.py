@@ -11,8 +11,9 @@ signals then set how much silence, counted from the last voiced frame, closes th
                        |<---------------- slow_ms ------------------>| mid-sentence
 
 - the turn model (Smart Turn v3): probability that the user finished;
-- the words so far: a turn that ends in "and", "for", "the", "is"… is not finished,
-  whatever the model says (it is unstable on synthetic speech, see DESIGN.md);
+- the words so far, where the recogniser gives interim words: a turn that ends in "and",
+  "for", "the", "is"… is not finished, whatever the model says (it is unstable on
+  synthetic speech, see DESIGN.md); without interim words the model decides alone;
 - the silence itself: speech that resumes before the deadline reopens the same turn.
 """
 
@@ -59,20 +60,29 @@ class EndpointPolicy:
     min_words: int = 2  # a fast decision needs at least this many recognised words
     min_speech_ms: int = 300  # shorter turns ("uh") wait the normal time
 
+    def needs_model(self, speech_ms: int) -> bool:
+        """Whether the turn model's answer can change the decision: a turn too short for
+        a fast decision waits the normal time (or longer) whatever the model says, so
+        its ~40 ms of CPU is not spent."""
+        return speech_ms >= self.min_speech_ms
+
     def required_silence_ms(
-        self, probability: float | None, text: str, speech_ms: int, language: str = "en"
+        self, probability: float | None, text: str | None, speech_ms: int, language: str = "en"
     ) -> int:
-        """Silence, counted from the last voiced frame, after which the turn is over."""
+        """Silence, counted from the last voiced frame, after which the turn is over.
+
+        `text` is the interim transcript, or None when the recogniser gives none (a
+        remote or batch STT): then the model and the speech duration decide alone.
+        """
         confident = probability is not None and probability >= self.confident
-        if ends_unfinished(text, language):
+        if text is not None and ends_unfinished(text, language):
             # Words beat a confident model: Smart Turn scores synthetic fragments such as
             # "I would like to book a table for" as finished. The cost (bench/): a stray
             # "and" at the end of an interim transcript makes a finished turn wait too.
             return self.slow_ms
-        if (
-            confident
-            and speech_ms >= self.min_speech_ms
-            and (language != "en" or len(_WORD.findall(text)) >= self.min_words)
-        ):
+        enough_words = (
+            text is None or language != "en" or len(_WORD.findall(text)) >= self.min_words
+        )
+        if confident and speech_ms >= self.min_speech_ms and enough_words:
             return self.fast_ms
         return self.normal_ms

@@ -58,6 +58,12 @@ def primary_language(tag: str) -> str:
 
 
 class STTStream(Protocol):
+    @property
+    def interim(self) -> bool:
+        """Whether `partial()` follows the speech as it comes (interim words). When
+        False, `partial()` stays empty and end of turn cannot read the words so far."""
+        ...
+
     def feed(self, samples: np.ndarray) -> None:
         """Queue mono int16 16 kHz samples. Never blocks; errors surface in `finish()`."""
         ...

@@ -146,6 +146,8 @@ def _detail(exc: openai.APIStatusError) -> str:
 class OpenAICompatStream:
     """Buffers one utterance at a time; transcribes it on `finish()`."""
 
+    interim = False  # the endpoint has no interim results
+
     def __init__(self, provider: OpenAICompatSTT, language: str) -> None:
         self._provider = provider
         self.language = language

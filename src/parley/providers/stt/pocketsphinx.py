@@ -347,6 +347,8 @@ class PocketsphinxSTT:
 class PocketsphinxStream:
     """One conversation's recogniser. Use `PocketsphinxSTT.open()`."""
 
+    interim = True
+
     def __init__(
         self, provider: PocketsphinxSTT, sid: int, on_partial: PartialCallback | None
     ) -> None:

@@ -285,6 +285,10 @@ class WhisperStream:
             if self._provider.partial_interval and self._partial_task is None:
                 self._partial_task = asyncio.get_running_loop().create_task(self._partials())
 
+    @property
+    def interim(self) -> bool:
+        return bool(self._provider.partial_interval)
+
     def partial(self) -> str:
         return self._partial
 
