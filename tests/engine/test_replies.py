@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -352,5 +354,56 @@ async def test_typed_input_over_a_reply_still_streaming_keeps_the_order_of_histo
         messages = llm_server.chat_requests[1].body["messages"]
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
         assert messages[3]["content"] == TYPED
+    finally:
+        await h.close()
+
+
+async def test_ending_right_after_typed_input_over_a_reply_loses_no_turn(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
+) -> None:
+    """DELETE (or an expiry) lands just as a typed message cut a reply: the cut reply and
+    the typed turn are both being stored when the session ends, and both must be kept,
+    before `session_ended` is announced."""
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(providers, policy=POLICY)
+    try:
+        await ask(h, speech["tomorrow"])
+        await h.silence(1.5)
+        assert h.conv.state is State.SPEAKING
+        await h.conv.inject_user_message(TYPED)
+        await h.conv.end("deleted")  # no settling in between
+
+        turns = await h.stored()
+        assert turn_summary(turns) == [("user", False), ("assistant", True), ("user", False)], [
+            (t.role, t.text) for t in turns
+        ]
+        assert turns[2].text == TYPED
+        [ended] = [i for i, r in enumerate(h.sink.log) if isinstance(r.event, ev.SessionEnded)]
+        announced = [r.event for r in h.sink.log[:ended] if isinstance(r.event, ev.TurnEnd)]
+        assert [e.role for e in announced] == ["user", "assistant", "user"]
+        assert h.sink.violations == []
+    finally:
+        await h.close()
+
+
+async def test_waiting_for_a_reply_to_finish_can_itself_be_cancelled(
+    providers: Providers, llm_server: LLMServer
+) -> None:
+    """The session manager's reaper waits for the reply in flight (`idle()`); a client
+    that reconnects cancels the reaper, which must then stop waiting, not go on to close
+    the conversation the client has just reattached to."""
+    llm_server.queue(Script(stall()))
+    h = await Harness.start(providers, policy=POLICY)
+    h.wait_llm = False
+    try:
+        await h.conv.inject_user_message(TYPED)
+        await h.sync()
+        assert h.conv.busy
+        waiter = asyncio.create_task(h.conv.idle())
+        await h.clock.settle()
+        waiter.cancel()
+        done, _ = await asyncio.wait({waiter}, timeout=2)
+        assert done and waiter.cancelled()
+        assert h.conv.busy  # the reply itself goes on
     finally:
         await h.close()

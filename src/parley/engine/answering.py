@@ -19,7 +19,6 @@ spawner, the limit check, and getters for what changes live (prompt, voice, outp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -84,8 +83,9 @@ class Answerer:
     async def idle(self) -> None:
         """Return once no reply is in progress."""
         while (pending := self.pending) is not None and not pending.task.done():
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(pending.task)
+            # `wait`, not a suppressed `await`: the reply's own failure or cancellation
+            # is not ours, but the caller being cancelled must still cancel the caller
+            await asyncio.wait({pending.task})
 
     # --- starting and finishing a reply ---------------------------------------------
 
@@ -264,8 +264,7 @@ class Answerer:
     async def store_interrupted(self, pending: Pending, reply: Reply | None, played: float) -> None:
         """After a barge-in cancelled the reply: once its task is over, announce the
         interruption and store what was heard (`played` ms of audio), if anything."""
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pending.task
+        await asyncio.wait({pending.task})
         if reply is None or not reply.started_audio:
             return  # nothing was heard: no assistant turn
         turn_id = make_turn_id(len(self._turns) + 1)
@@ -283,7 +282,6 @@ class Answerer:
             reply = pending.reply
             played = reply.pacer.played_ms if reply is not None else 0.0
             pending.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending.task
+            await asyncio.wait({pending.task})
             if reply is not None and reply.started_audio:
                 await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)

@@ -70,6 +70,9 @@ class Conversation:
         self._last_partial = ""
         self._endpoint: asyncio.Task[None] | None = None
         self._finalizing: asyncio.Task[None] | None = None
+        # Turns being stored outside the reply task: `end()` waits for them (history
+        # is never lost to a session ending at the wrong moment).
+        self._commits: set[asyncio.Task[Any]] = set()
         self._commit_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.answerer = Answerer(
@@ -151,6 +154,12 @@ class Conversation:
         task.set_name(f"{self.id}:{name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _spawn_commit(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = self._spawn(coro, name)
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
         return task
 
     # --- listening ------------------------------------------------------------------
@@ -275,8 +284,7 @@ class Conversation:
     async def _after_finalizing(self) -> None:
         """An interrupted reply is stored first: history keeps the order things happened."""
         if self._finalizing is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._finalizing)
+            await asyncio.wait({self._finalizing})
 
     async def _user_text(self, user: UserTurn) -> str:
         texts = [await asyncio.shield(segment) for segment in user.segments]
@@ -343,7 +351,7 @@ class Conversation:
         self.sm.turn = make_turn_id(len(self.turns) + 1)
         self.sm.go(State.THINKING, "user message injected")
         await self.emit(ev.TurnStart(role="user"))
-        commit = self._spawn(self._commit_text_turn(text), "commit_text")
+        commit = self._spawn_commit(self._commit_text_turn(text), "commit_text")
         self.answerer.start(self.answerer.answer_after(commit), origin=origin, user=None)
 
     async def _commit_text_turn(self, text: str) -> TurnRecord | None:
@@ -397,7 +405,7 @@ class Conversation:
         pending.task.cancel()
         self.sm.go(next_state, why)
         self.answerer.pending = None
-        self._finalizing = self._spawn(
+        self._finalizing = self._spawn_commit(
             self.answerer.store_interrupted(pending, reply, played), "barge_in"
         )
 
@@ -427,6 +435,8 @@ class Conversation:
         if self.sm.state is State.ENDED:
             return
         await self.answerer.stop()
+        if self._commits:  # a cut reply or a typed turn still being stored
+            await asyncio.wait(set(self._commits))
         if self._endpoint is not None:
             self._endpoint.cancel()
         self.sm.go(State.ENDED, reason)
