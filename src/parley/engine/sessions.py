@@ -2,7 +2,9 @@
 
 A conversation outlives its connection: when the client drops, a reply in progress is
 finished and stored, and a reconnect within `linger_s` attaches to the same object.
-After that (and once no reply is running) it is closed and forgotten.
+After that (and once no reply is running) it is closed and forgotten. While sessions
+come and go, the heap is trimmed every 30 s (`heap.py`: freed buffers go back to the
+system instead of staying in glibc's arenas).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 
+from parley import heap
 from parley.engine.conversation import Conversation, Sink
 from parley.engine.runtime import Runtime
 from parley.providers.stt.base import Transcript
@@ -28,6 +31,8 @@ class SessionManager:
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._opening: dict[str, tuple[asyncio.Lock, int]] = {}
         self.linger_s = linger_s
+        self.heap = heap.HeapKeeper()
+        self._heap_task: asyncio.Task[None] | None = None
 
     def get(self, session_id: str) -> Conversation | None:
         conv = self._live.get(session_id)
@@ -51,6 +56,8 @@ class SessionManager:
             else:
                 self._opening[record.id] = (lock, users - 1)
         conv.attach(sink, vad_threshold)
+        if self._heap_task is None:
+            self._heap_task = asyncio.create_task(self.heap.run())
         return conv, created
 
     async def _open(
@@ -93,7 +100,10 @@ class SessionManager:
         except asyncio.CancelledError:
             pass
         finally:
-            self._reapers.pop(conv.id, None)
+            # a reconnect cancels this reaper, and a later drop may have registered
+            # another one for the session since: forget only this one
+            if self._reapers.get(conv.id) is asyncio.current_task():
+                del self._reapers[conv.id]
 
     async def end(self, session_id: str, reason: str) -> None:
         """End a live conversation now (DELETE, agent deleted, expiry)."""
@@ -102,6 +112,8 @@ class SessionManager:
             await conv.end(reason)
 
     async def close(self) -> None:
+        if self._heap_task is not None:
+            self._heap_task.cancel()
         for task in self._reapers.values():
             task.cancel()
         for conv in list(self._live.values()):

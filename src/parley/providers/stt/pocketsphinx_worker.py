@@ -6,7 +6,6 @@ Started by `PocketsphinxSTT` as `python -m parley.providers.stt.pocketsphinx_wor
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from parley import heap
 from parley.providers.stt.base import (
     SAMPLE_RATE,
 )
@@ -136,10 +136,7 @@ class _DecoderHost:
 def _release_memory() -> None:
     """Give freed decoder memory back to the system. Measured (bench/README.md): 20
     recognisers opened and closed left a worker at 1018 MB; after malloc_trim, 74 MB."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+    heap.trim()
 
 
 class _FdReader:
