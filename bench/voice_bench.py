@@ -22,7 +22,7 @@ last voiced VAD frame):
                       (`bench/vad_lag.py`); typically one or two 20 ms messages.
   end of turn (eot)   speech end → end of turn decided = server `end_of_turn_ms` + VAD lag.
                       This is the deliberate wait (VAD pause detection + the endpointing
-                      policy: 300 / 750 / 1600 ms of silence, see engine/endpointing.py).
+                      policy: 200 / 600 / 1600 ms of silence, see engine/endpointing.py).
   user turn_end       client: speech end → `turn_end` role=user. NB the server announces
                       the user turn only when the reply's first sentence is about to be
                       spoken (speculative replies), so this is not the decision time.
@@ -52,8 +52,8 @@ last voiced VAD frame):
                       side: the client's own lateness shows under "client timing").
   barge-in stop       interjection onset (send time of its first non-silent frame) → the
                       last reply audio frame received before `interrupted`; also onset →
-                      the `interrupted` event. The server needs `vad_start_ms` (192 ms) of
-                      speech to confirm a barge-in, so ~200 ms is its floor by design.
+                      the `interrupted` event. The server needs `vad_start_ms` (128 ms) of
+                      speech to confirm a barge-in, so ~150 ms is its floor by design.
   cut-off             a "pause" turn the server split: more than one stored user turn for
                       the sentence, or reply audio that arrived while the second half
                       was being sent (the assistant answered the first half over the
