@@ -204,3 +204,58 @@ async def test_speech_resuming_after_the_decision_continues_the_turn(
         assert h.sink.violations == []
     finally:
         await h.close()
+
+
+GAP_POLICY = EndpointPolicy(fast_ms=300, normal_ms=1200, slow_ms=3000, speak_after_ms=900)
+
+
+async def test_a_fast_decision_speaks_no_sooner_than_the_gap(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
+) -> None:
+    """The LLM answers at once, the decision is fast (300 ms): the reply is ready long
+    before the user has been quiet `speak_after_ms`, and waits for it."""
+    llm_server.queue(Script(text("See you.")))
+    h = await Harness.start(providers, policy=GAP_POLICY)
+    try:
+        await h.silence(0.3)
+        await h.feed(speech["tomorrow"])
+        await h.until(lambda: replied(h), max_seconds=8)
+        [decision] = h.log.decisions
+        assert decision.need_ms == GAP_POLICY.fast_ms
+        [paused] = h.log.went("endpointing", "user went quiet")
+        first_audio = h.sink.audio_chunks()[0].t
+        quiet_s = first_audio - h.last_voiced_before(paused.t)
+        assert 0.9 <= quiet_s <= 0.9 + 2 * FRAME_S, quiet_s
+    finally:
+        await h.close()
+
+
+async def test_going_on_within_the_gap_keeps_the_turn_even_with_an_instant_reply(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
+) -> None:
+    """ "I would like to book a table for ‖ two people tonight" with a pause longer than
+    the fast wait and an LLM that answers at once: without the gap the reply would be
+    playing when the user goes on (a cut-off); with it, the turn goes on."""
+    llm_server.queue(
+        Script(text("Of course. For how many?")),  # never heard
+        Script(text("A table for two, tonight. Done.")),
+    )
+    h = await Harness.start(providers, policy=GAP_POLICY)
+    try:
+        await h.silence(0.3)
+        await h.feed(speech["table_for"])
+        await h.until(lambda: h.conv.state is State.THINKING, max_seconds=4)
+        await h.silence(0.4)  # 300 ms decision + 400 ms < 900 ms
+        assert h.sink.audio_chunks() == []  # ready, but held for the gap
+        await h.feed(speech["two_people"])
+        await h.until(lambda: replied(h), max_seconds=8)
+
+        assert len(h.log.went("user_speaking", "user went on: same turn")) == 1
+        assert len(h.sink.events(ev.TurnEnd, role="user")) == 1
+        assert h.sink.events(ev.Interrupted) == []
+        turns = await h.stored()
+        assert [(t.role, t.interrupted) for t in turns] == [("user", False), ("assistant", False)]
+        assert turns[1].text == "A table for two, tonight. Done."
+        assert h.sink.violations == []
+    finally:
+        await h.close()

@@ -407,3 +407,30 @@ async def test_waiting_for_a_reply_to_finish_can_itself_be_cancelled(
         assert h.conv.busy  # the reply itself goes on
     finally:
         await h.close()
+
+
+async def test_ending_while_the_reply_is_prepared_keeps_the_user_turn(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
+) -> None:
+    """The user turn is stored only as the reply is about to be spoken (speculative
+    replies); a session that ends before that must still keep what the user said."""
+    llm_server.queue(Script(stall()))
+    h = await Harness.start(providers, policy=POLICY)
+    h.wait_llm = False
+    try:
+        await h.silence(0.3)
+        await h.feed(speech["tomorrow"])
+        await h.until(lambda: h.conv.state is State.THINKING, max_seconds=4)
+        await h.sync()
+        assert await h.stored() == []
+        await h.conv.end("deleted")
+
+        turns = await h.stored()
+        assert [(t.role, t.text) for t in turns] == [("user", "see you tomorrow")]
+        [ended] = [i for i, r in enumerate(h.sink.log) if isinstance(r.event, ev.SessionEnded)]
+        assert [r.event.role for r in h.sink.log[:ended] if isinstance(r.event, ev.TurnEnd)] == [
+            "user"
+        ]
+        assert h.sink.violations == []
+    finally:
+        await h.close()

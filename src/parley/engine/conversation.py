@@ -321,10 +321,21 @@ class Conversation:
             return
 
         async def before_speaking() -> None:
+            await self._hold_for_the_gap(user)
             await self._hold_while_voiced()
             await self._commit_spoken_turn(user, text)
 
         await self.answerer.answer(pending_user_text=text, before_speaking=before_speaking)
+
+    async def _hold_for_the_gap(self, user: UserTurn) -> None:
+        """A fast decision starts the reply early, but its first audio waits until the
+        user has been quiet `speak_after_ms`: until then the decision can still be taken
+        back at no cost (`_continue_user_turn`). Without this, "What is the best way to
+        get from the hotel ‖ to the old town?" was cut at 500-600 ms pauses whenever the
+        reply was ready sooner (bench/README.md)."""
+        ready_at = user.speech_end_clock + self._rt.policy.speak_after_ms / 1000
+        if (wait := ready_at - self._clock.now()) > 0:
+            await self._clock.sleep(wait)
 
     async def _hold_while_voiced(self, quiet_ms: float = 100.0, limit_s: float = 0.6) -> None:
         """Speech that has just begun, not yet confirmed, holds back the reply's first
@@ -434,7 +445,11 @@ class Conversation:
         """End the conversation: stop any reply, store what was heard, tell the client."""
         if self.sm.state is State.ENDED:
             return
+        pending = self.answerer.pending
         await self.answerer.stop()
+        if pending is not None and pending.user is not None and not pending.user.committed:
+            # the reply was still being prepared: the user's turn was heard, keep it
+            await self._commit_spoken_turn(pending.user, await self._user_text(pending.user))
         if self._commits:  # a cut reply or a typed turn still being stored
             await asyncio.wait(set(self._commits))
         if self._endpoint is not None:

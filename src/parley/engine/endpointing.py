@@ -59,6 +59,9 @@ class EndpointPolicy:
     confident: float = 0.5  # model probability from which the turn is taken as complete
     min_words: int = 2  # a fast decision needs at least this many recognised words
     min_speech_ms: int = 300  # shorter turns ("uh") wait the normal time
+    # The reply's first audio, prepared from the decision on, plays no sooner than this
+    # after speech end: a fast decision saves the LLM's time, not the user's pause.
+    speak_after_ms: int = 600
 
     def needs_model(self, speech_ms: int) -> bool:
         """Whether the turn model's answer can change the decision: a turn too short for
