@@ -71,13 +71,15 @@ def eot_from_speech_end(r: TurnResult) -> float | None:
 
 
 def overhead(r: TurnResult) -> float | None:
-    """voice-to-voice − (VAD lag + stt_final_ms) − llm_ttft_ms − tts_ref_ms."""
+    """voice-to-voice − (VAD lag + stt_final_ms) − llm_ttft_ms − tts_ref_ms −
+    first_audio_hold_ms (the deliberate wait of a ready reply for the speaking gap)."""
     s = r.server
     parts = (r.v2v_ms, s.get("stt_final_ms"), s.get("llm_ttft_ms"), r.tts_ref_ms)
     if any(p is None for p in parts):
         return None
     v2v, stt, ttft, tts = parts
-    return v2v - (r.vad_lag_ms or 0.0) - stt - ttft - tts  # type: ignore[operator]
+    hold = s.get("first_audio_hold_ms") or 0.0
+    return v2v - (r.vad_lag_ms or 0.0) - stt - ttft - tts - hold  # type: ignore[operator]
 
 
 # --- server log -----------------------------------------------------------------------

@@ -27,8 +27,8 @@ last voiced VAD frame):
                       the user turn only when the reply's first sentence is about to be
                       spoken (speculative replies), so this is not the decision time.
   voice-to-voice      client: speech end → first reply audio frame received.
-  server overhead     voice-to-voice − (VAD lag + stt_final_ms) − llm_ttft_ms − tts_ref_ms,
-                      where
+  server overhead     voice-to-voice − (VAD lag + stt_final_ms) − llm_ttft_ms − tts_ref_ms
+                      − first_audio_hold_ms, where
                         stt_final_ms  server: speech end → final transcript (the end-of-turn
                                       wait plus what STT still needed after it);
                         llm_ttft_ms   server: LLM request sent → first token (the double's
@@ -37,7 +37,9 @@ last voiced VAD frame):
                                       the first sentence);
                         tts_ref_ms    espeak-ng synthesis time of the reply's first sentence,
                                       measured in this process on an idle machine after
-                                      the run (the provider's own cost, unloaded).
+                                      the run (the provider's own cost, unloaded);
+                        first_audio_hold_ms  server: how long the ready reply waited on
+                                      purpose (the speaking gap, `speak_after_ms`).
                       The stage breakdown printed under the summary splits the reply's
                       timeline: vad_lag, end_of_turn, stt_after_eot (STT finish after the
                       decision), reply_setup, llm_ttft, sentence_commit_tts (first token →

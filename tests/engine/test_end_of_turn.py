@@ -226,6 +226,11 @@ async def test_a_fast_decision_speaks_no_sooner_than_the_gap(
         first_audio = h.sink.audio_chunks()[0].t
         quiet_s = first_audio - h.last_voiced_before(paused.t)
         assert 0.9 <= quiet_s <= 0.9 + 2 * FRAME_S, quiet_s
+        # the wait is on record, apart from the providers' time
+        [assistant] = [t for t in await h.stored() if t.role == "assistant"]
+        assert assistant.meta is not None
+        hold_ms = assistant.meta["latency"]["first_audio_hold_ms"]
+        assert 300 <= hold_ms <= 900 - GAP_POLICY.fast_ms, assistant.meta
     finally:
         await h.close()
 

@@ -321,8 +321,10 @@ class Conversation:
             return
 
         async def before_speaking() -> None:
+            ready = self._clock.now()
             await self._hold_for_the_gap(user)
             await self._hold_while_voiced()
+            user.hold_ms = (self._clock.now() - ready) * 1000
             await self._commit_spoken_turn(user, text)
 
         await self.answerer.answer(pending_user_text=text, before_speaking=before_speaking)

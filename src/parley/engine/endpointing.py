@@ -61,7 +61,7 @@ class EndpointPolicy:
     min_speech_ms: int = 300  # shorter turns ("uh") wait the normal time
     # The reply's first audio, prepared from the decision on, plays no sooner than this
     # after speech end: a fast decision saves the LLM's time, not the user's pause.
-    speak_after_ms: int = 600
+    speak_after_ms: int = 700
 
     def needs_model(self, speech_ms: int) -> bool:
         """Whether the turn model's answer can change the decision: a turn too short for

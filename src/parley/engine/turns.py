@@ -33,6 +33,7 @@ class UserTurn:
     speech_end_clock: float = 0.0  # clock time the user went quiet
     eot_clock: float = 0.0
     stt_final_clock: float = 0.0
+    hold_ms: float = 0.0  # the ready reply waited this long before its first audio
     # Final transcripts of the turn's segments: a turn decided too early and taken up
     # again by the user (before any reply audio) is one turn of several segments.
     segments: list[asyncio.Task[str]] = field(default_factory=list)
@@ -70,6 +71,8 @@ def latency_breakdown(reply: Reply, pending: Pending | None) -> dict[str, Any]:
     if pending.user is not None:
         latency["end_of_turn_ms"] = since(pending.user.eot_clock)
         latency["stt_final_ms"] = since(pending.user.stt_final_clock)
+        # deliberate: the reply was ready and waited (the speaking gap, resumed speech)
+        latency["first_audio_hold_ms"] = int(pending.user.hold_ms)
     if t.llm_first_token is not None:
         latency["llm_ttft_ms"] = int((t.llm_first_token - t.started) * 1000)
     return {"latency": {k: v for k, v in latency.items() if v is not None}}
