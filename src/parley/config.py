@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     purge_interval_s: float = 3600.0
     agent_session_ttl_s: int = 3600
     stream_token_ttl_s: int = 300
+    session_linger_s: float = 30.0  # a dropped session's conversation waits this long
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
 

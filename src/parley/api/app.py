@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_stt = getattr(runtime.stt, "start", None)
         if start_stt is not None:  # worker processes up before the first caller
             await start_stt()
-        sessions = SessionManager(runtime, store.conversations)
+        sessions = SessionManager(runtime, store.conversations, settings.session_linger_s)
         ctx = ServerContext(settings=settings, store=store, runtime=runtime, sessions=sessions)
         app.state.ctx = ctx
         purge = asyncio.create_task(
