@@ -10,7 +10,14 @@ POLICY = EndpointPolicy()
 
 def test_words_that_cannot_end_a_sentence_beat_a_confident_model() -> None:
     assert ends_unfinished("I would like to book a table for")
-    assert POLICY.required_silence_ms(0.99, "I would like to book a table for", 2000) == 1600
+    assert POLICY.required_silence_ms(0.89, "I would like to book a table for", 2000) == 1600
+    assert POLICY.required_silence_ms(None, "I would like to book a table for", 2000) == 1600
+
+
+def test_a_sure_model_shortens_unfinished_words_to_the_normal_wait_only() -> None:
+    """ "How is the weather going to be this weekend?" heard as "… the week and": the
+    model is sure (≥ 0.9) the turn is over, the words are probably misheard."""
+    assert POLICY.required_silence_ms(0.97, "going to be the week and", 2000) == 600
 
 
 def test_a_confident_model_and_finished_words_decide_fast() -> None:
