@@ -5,7 +5,7 @@ inputs) from several threads. When it ends, glibc keeps the freed pages in its a
 for reuse, so a long-running process looks as if it leaked: measured with 60
 conversations opened and closed in turn, RSS grew 257 → 308 MB while the Python objects
 alive did not grow (tracemalloc), and `malloc_trim(0)` brought it back to 271 MB.
-Trimming after a conversation is released keeps RSS flat over hours (bench/README.md).
+Trimming every 30 s kept RSS from growing over a 10-minute benchmark run (bench/README.md).
 """
 
 from __future__ import annotations

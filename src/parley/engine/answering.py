@@ -261,10 +261,22 @@ class Answerer:
             ev.TurnEnd("assistant", turn.turn_id, int(played), interrupted=interrupted)
         )
 
-    async def store_interrupted(self, pending: Pending, reply: Reply | None, played: float) -> None:
-        """After a barge-in cancelled the reply: once its task is over, announce the
+    def cut(self) -> tuple[Pending, float] | None:
+        """Stop the reply in progress now: cancel its task and forget it. Returns it with
+        how much of its audio was played, or None when no reply is running."""
+        pending = self.pending
+        if pending is None or pending.task.done():
+            return None
+        played = pending.reply.pacer.played_ms if pending.reply is not None else 0.0
+        pending.task.cancel()
+        self.pending = None
+        return pending, played
+
+    async def store_interrupted(self, pending: Pending, played: float) -> None:
+        """After a barge-in cut the reply: once its task is over, announce the
         interruption and store what was heard (`played` ms of audio), if anything."""
         await asyncio.wait({pending.task})
+        reply = pending.reply
         if reply is None or not reply.started_audio:
             return  # nothing was heard: no assistant turn
         turn_id = make_turn_id(len(self._turns) + 1)
@@ -272,16 +284,13 @@ class Answerer:
         await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)
 
     async def stop(self) -> None:
-        """Cancel the reply in progress (unless this is it) and store what was heard."""
-        pending = self.pending
-        if (
-            pending is not None
-            and not pending.task.done()
-            and asyncio.current_task() is not pending.task
-        ):
-            reply = pending.reply
-            played = reply.pacer.played_ms if reply is not None else 0.0
-            pending.task.cancel()
-            await asyncio.wait({pending.task})
-            if reply is not None and reply.started_audio:
-                await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)
+        """Cut the reply in progress (unless this is it) and store what was heard."""
+        if self.pending is not None and asyncio.current_task() is self.pending.task:
+            return
+        if (cut := self.cut()) is None:
+            return
+        pending, played = cut
+        await asyncio.wait({pending.task})
+        reply = pending.reply
+        if reply is not None and reply.started_audio:
+            await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)

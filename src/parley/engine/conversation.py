@@ -257,8 +257,7 @@ class Conversation:
             or (pending.reply is not None and pending.reply.started_audio)
         ):
             return False
-        pending.task.cancel()
-        self.answerer.pending = None
+        self.answerer.cut()
         self._user = pending.user
         self.listener.reopen()
         self.sm.go(State.USER_SPEAKING, "user went on: same turn")
@@ -410,17 +409,10 @@ class Conversation:
 
     def _barge_in(self, next_state: State, why: str) -> None:
         """The user takes the floor over a reply: stop it now, keep what was heard."""
-        pending = self.answerer.pending
-        if pending is None or pending.task.done():
+        if (cut := self.answerer.cut()) is None:
             return
-        reply = pending.reply
-        played = reply.pacer.played_ms if reply is not None else 0.0
-        pending.task.cancel()
         self.sm.go(next_state, why)
-        self.answerer.pending = None
-        self._finalizing = self._spawn_commit(
-            self.answerer.store_interrupted(pending, reply, played), "barge_in"
-        )
+        self._finalizing = self._spawn_commit(self.answerer.store_interrupted(*cut), "barge_in")
 
     # --- storage and limits ---------------------------------------------------------
 
