@@ -107,7 +107,11 @@ class Answerer:
 
         async def first_audio() -> None:
             self._sm.go(State.SPEAKING, "first reply audio")
-            latency = int((self._clock.now() - pending.origin_clock) * 1000)
+            # the same instant as the stored `first_audio_sent_ms` (a second clock read
+            # could land a millisecond later)
+            sent = reply.timings.first_audio_sent
+            assert sent is not None
+            latency = int((sent - pending.origin_clock) * 1000)
             await self._emit(ev.TurnStart(role="assistant", latency_ms=latency))
 
         spoken: list[str] = []
