@@ -25,6 +25,25 @@ class VoiceCatalogue:
     def get(self, voice_id: str) -> VoiceInfo | None:
         return self._voices.get(voice_id)
 
+    def refusal(self, voice_id: str, language: str) -> str | None:
+        """Why `voice_id` cannot speak a conversation in `language` (None: it can)."""
+        voice = self.get(voice_id)
+        if voice is None:
+            example = self.example_for(language)
+            hint = f" such as {example.voice_id!r}" if example else ""
+            return (
+                f"Unknown 'voice_id' {voice_id!r}. List valid voices with GET /v1/voices "
+                f"(filter with ?language={language}) and pick one{hint}."
+            )
+        if voice.language is not None and voice.language != language:
+            example = self.example_for(language)
+            hint = f", e.g. {example.voice_id!r}" if example else ""
+            return (
+                f"Voice {voice_id!r} speaks {voice.language!r}, not {language!r}: choose a "
+                f"voice for {language!r} (GET /v1/voices?language={language}){hint}."
+            )
+        return None
+
     def languages(self) -> set[str]:
         """Languages some voice speaks (multilingual voices count for none in particular)."""
         return {v.language for v in self._voices.values() if v.language}

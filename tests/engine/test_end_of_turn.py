@@ -24,6 +24,7 @@ from parley.providers.stt.openai_compat import OpenAICompatSTT
 from tests.doubles.llm_server import LLMServer, Script, delay, text
 from tests.doubles.stt_server import STTServer, transcript
 from tests.engine.conftest import FEMALE, MALE, synthesize
+from tests.engine.fakes import FixedTurnModel
 from tests.engine.harness import FRAME_S, Harness, Providers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -61,7 +62,7 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
         await h.until(lambda: replied(h), max_seconds=8)
 
         [decision] = h.log.decisions
-        [decided] = h.log.went("thinking", "end of turn decided")
+        [decided] = h.log.went("preparing", "end of turn decided")
         [paused] = h.log.went("endpointing", "user went quiet")
         assert decided.t == decision.t
         # nothing else happened between the pause and the decision
@@ -75,7 +76,9 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
         assert decision.need_ms == expected, (decision, user.text)
         if line == "looking_for":
             assert ends_unfinished(user.text), user.text
-            assert decision.need_ms == POLICY.slow_ms  # words beat a confident model
+            # the real model's score on a fragment varies by CPU (see fakes.py): below
+            # `sure` the words hold it for the slow wait, above it for the normal one
+            assert decision.need_ms in (POLICY.normal_ms, POLICY.slow_ms)
         else:
             assert decision.need_ms in (POLICY.fast_ms, POLICY.normal_ms)
 
@@ -90,9 +93,37 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
         await h.close()
 
 
-@pytest.mark.parametrize(("line", "wait"), [("looking_for", "fast"), ("hospital", "normal")])
+async def test_words_that_cannot_end_a_sentence_beat_a_confident_model(
+    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
+) -> None:
+    """ "I am looking for": a model that is confident (not sure) the turn is over does
+    not end it; the words hold it for the slow wait."""
+    llm_server.queue(Script(text("Sure.")))
+    model = FixedTurnModel(0.8)
+    h = await Harness.start(providers, policy=POLICY, turn_model=model)
+    try:
+        await h.silence(0.3)
+        await h.feed(speech["looking_for"])
+        await h.until(lambda: replied(h), max_seconds=8)
+        [decision] = h.log.decisions
+        [user] = [t for t in await h.stored() if t.role == "user"]
+        assert ends_unfinished(user.text), user.text
+        assert model.calls == 1 and decision.probability == 0.8
+        assert decision.need_ms == POLICY.slow_ms
+    finally:
+        await h.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "probability", "wait"), [("looking_for", 0.95, "fast"), ("hospital", 0.2, "normal")]
+)
 async def test_without_interim_words_the_model_decides_alone(
-    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray], line: str, wait: str
+    providers: Providers,
+    llm_server: LLMServer,
+    speech: dict[str, np.ndarray],
+    line: str,
+    probability: float,
+    wait: str,
 ) -> None:
     """A remote recogniser (OpenAI-compatible, no interim results) gives no words before
     the end: Smart Turn alone sets the wait. "I am looking for" is a fragment the words
@@ -106,7 +137,9 @@ async def test_without_interim_words_the_model_decides_alone(
         stt_server.queue(transcript("the words, at the end"))
         remote = OpenAICompatSTT(stt_server.base_url)
         h = await Harness.start(
-            dataclasses.replace(providers, stt=remote, stt_barrier=no_barrier), policy=POLICY
+            dataclasses.replace(providers, stt=remote, stt_barrier=no_barrier),
+            policy=POLICY,
+            turn_model=FixedTurnModel(probability),
         )
         try:
             await h.silence(0.3)
@@ -130,9 +163,10 @@ async def test_speech_resuming_while_endpointing_keeps_the_turn(
     providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
 ) -> None:
     """ "I want to go to the … two people tonight": the pause (600 ms) is shorter than
-    the wait an unfinished sentence gets, so the turn is never decided in between."""
+    the wait an unfinished sentence (or an unsure model) gets, so the turn is never
+    decided in between."""
     llm_server.queue(Script(text("Sure.")))
-    h = await Harness.start(providers, policy=POLICY)
+    h = await Harness.start(providers, policy=POLICY, turn_model=FixedTurnModel(0.2))
     try:
         await h.silence(0.3)
         await h.feed(speech["go_to_the"])
@@ -175,7 +209,7 @@ async def test_speech_resuming_after_the_decision_continues_the_turn(
     try:
         await h.silence(0.3)
         await h.feed(speech["table_for"])
-        await h.until(lambda: h.conv.state is State.THINKING, max_seconds=4)
+        await h.until(lambda: h.conv.state is State.PREPARING, max_seconds=4)
         # the first request reached the LLM (the STT final came first)
         await h.wait_real(lambda: len(llm_server.chat_requests) == 1)
         await h.silence(0.4)
@@ -249,7 +283,7 @@ async def test_going_on_within_the_gap_keeps_the_turn_even_with_an_instant_reply
     try:
         await h.silence(0.3)
         await h.feed(speech["table_for"])
-        await h.until(lambda: h.conv.state is State.THINKING, max_seconds=4)
+        await h.until(lambda: h.conv.state is State.PREPARING, max_seconds=4)
         await h.silence(0.4)  # 300 ms decision + 400 ms < 900 ms
         assert h.sink.audio_chunks() == []  # ready, but held for the gap
         await h.feed(speech["two_people"])

@@ -82,7 +82,9 @@ async def test_noise_burst_does_not_interrupt(
         burst = (rng.standard_normal(2400) * 6000).astype(np.int16)  # 150 ms of loud noise
         click = np.zeros(1600, dtype=np.int16)
         click[::160] = 30000  # a train of clicks
-        await stream.send_audio(np.concatenate([silence(0.5), burst, silence(0.5), click, silence(0.5)]))
+        await stream.send_audio(
+            np.concatenate([silence(0.5), burst, silence(0.5), click, silence(0.5)])
+        )
         await asyncio.sleep(0.5)
         assert stream.of_type("interrupted") == []
         assert len(stream.of_type("turn_start", role="user")) == 1  # the typed turn only
@@ -93,7 +95,9 @@ async def test_noise_burst_does_not_interrupt(
 async def test_client_vanishing_mid_reply_still_stores_the_turn(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
-    llm.responder = lambda req: Script(text("This is a reply that keeps going. It has two sentences."))
+    llm.responder = lambda req: Script(
+        text("This is a reply that keeps going. It has two sentences.")
+    )
     sid = new_conversation(client)
     stream = await StreamClient.connect(server.ws_url, sid, api_key)
     await stream.wait_for("session_started")

@@ -77,6 +77,30 @@ async def test_spoken_question_gets_a_spoken_answer(
     )
 
 
+@pytest.mark.parametrize("rate", [48000, 16000])
+async def test_an_opus_reply_arrives_whole_before_its_turn_end(
+    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer, rate: int
+) -> None:
+    """Opus goes out in 20 ms packets: the end of a reply's audio (the resampler's tail
+    and the last partial frame, padded) leaves with the reply, not with the next one."""
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(
+        server.ws_url, sid, api_key, sample_rate=rate, encoding="opus"
+    )
+    try:
+        await stream.wait_for("session_started")
+        for count in (1, 2):
+            await stream.send_json({"type": "inject_user_message", "text": f"Question {count}."})
+            end = await stream.wait_for("turn_end", role="assistant", count=count, timeout=30)
+            packets = len(stream.audio_chunks)
+            # every packet is one 20 ms frame (the encoder's frame_duration); together they
+            # cover all that was played
+            assert packets * 20 >= end["duration_ms"], (count, packets, end)
+            stream.audio_chunks.clear()
+    finally:
+        await stream.close()
+
+
 async def test_second_reply_sees_the_first_and_typed_turns(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:

@@ -147,7 +147,12 @@ async def test_bad_messages_get_errors_and_the_session_goes_on(
     ],
 )
 async def test_llm_failures_become_error_events(
-    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer, script: Script, code: str
+    server: ServerThread,
+    client: httpx.Client,
+    api_key: str,
+    llm: LLMServer,
+    script: Script,
+    code: str,
 ) -> None:
     llm.queue(script)
     sid = new_conversation(client)
@@ -177,18 +182,24 @@ async def test_expired_agent_session_refuses_new_streams(
     from parley.store.tables import Conversation
     from parley.timeutil import utcnow
 
-    agent = client.post("/v1/agents/create", json={
-        "name": "A", "voice_id": "espeak-en-us-male", "system_prompt": "Hi."}).json()
+    agent = client.post(
+        "/v1/agents/create",
+        json={"name": "A", "voice_id": "espeak-en-us-male", "system_prompt": "Hi."},
+    ).json()
     sid = client.post(f"/v1/agents/{agent['id']}/sessions").json()["session_id"]
     store = await Store.open(server.settings.resolved_database_url())
     try:
         async with store.engine.begin() as conn:
-            await conn.execute(update(Conversation).where(Conversation.id == sid)
-                               .values(expires_at=utcnow() - timedelta(seconds=1)))
+            await conn.execute(
+                update(Conversation)
+                .where(Conversation.id == sid)
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
     finally:
         await store.close()
-    r = await refused(f"{server.ws_url}/v1/conversations/{sid}/stream",
-                      {"Authorization": f"Bearer {api_key}"})
+    r = await refused(
+        f"{server.ws_url}/v1/conversations/{sid}/stream", {"Authorization": f"Bearer {api_key}"}
+    )
     assert r.status_code == 410 and "expired" in r.json()["error"]["message"]
 
 
@@ -208,7 +219,12 @@ async def test_stream_tokens_open_one_session_for_a_while(
     # not for another session, and not as an API key
     other_url = f"{server.ws_url}/v1/conversations/{other}/stream?token={token}"
     assert (await refused(other_url)).status_code == 401
-    assert httpx.get(f"{server.url}/v1/voices", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        httpx.get(
+            f"{server.url}/v1/voices", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 401
+    )
     assert client.post("/v1/conversations/conv_nothing00000/stream_token").status_code == 404
 
 
@@ -229,8 +245,10 @@ async def test_reconnect_with_last_turn_id_replays_missed_turns(
         await again.wait_for("turn_end", turn_id="turn_004")
         replayed = [e for e in again.events if e.get("replayed")]
         assert [(e["type"], e["turn_id"]) for e in replayed] == [
-            ("transcript", "turn_003"), ("turn_end", "turn_003"),
-            ("transcript", "turn_004"), ("turn_end", "turn_004"),
+            ("transcript", "turn_003"),
+            ("turn_end", "turn_003"),
+            ("transcript", "turn_004"),
+            ("turn_end", "turn_004"),
         ]
         assert replayed[0]["text"] == "Question 1."
         # and the conversation goes on live
@@ -249,8 +267,11 @@ async def test_without_an_llm_the_stream_says_what_to_set(
     assert settings.llm_base_url is None
     with ServerThread(settings) as bare:
         auth = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
-        sid = httpx.post(f"{bare.url}/v1/conversations/create", headers=auth, json={
-            "voice_id": "espeak-en-us-female", "system_prompt": "Hi."}).json()["session_id"]
+        sid = httpx.post(
+            f"{bare.url}/v1/conversations/create",
+            headers=auth,
+            json={"voice_id": "espeak-en-us-female", "system_prompt": "Hi."},
+        ).json()["session_id"]
         stream = await StreamClient.connect(bare.ws_url, sid, BOOTSTRAP_KEY)
         try:
             await stream.wait_for("session_started")

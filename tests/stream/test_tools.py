@@ -81,12 +81,17 @@ async def test_client_side_tool_round_trip(
     try:
         await stream.send_json({"type": "inject_user_message", "text": "Where is order A42?"})
         call = await stream.wait_for("tool_call")
-        assert call == {"type": "tool_call", "call_id": "call_1", "name": "lookup_order",
-                        "arguments": {"order_id": "A42"}}
+        assert call == {
+            "type": "tool_call",
+            "call_id": "call_1",
+            "name": "lookup_order",
+            "arguments": {"order_id": "A42"},
+        }
         # the user turn was announced before the tool call
         assert stream.of_type("turn_end", role="user")
-        await stream.send_json({"type": "tool_result", "call_id": "call_1",
-                                "result": {"status": "shipped"}})
+        await stream.send_json(
+            {"type": "tool_result", "call_id": "call_1", "result": {"status": "shipped"}}
+        )
         end = await stream.wait_for("turn_end", role="assistant", timeout=30)
     finally:
         await stream.close()
@@ -100,8 +105,12 @@ async def test_client_side_tool_round_trip(
     reply = history[-1]
     assert reply["turn_id"] == end["turn_id"] and reply["text"] == "Your order A42 has shipped."
     assert reply["metadata"]["tool_calls"] == [
-        {"call_id": "call_1", "name": "lookup_order", "arguments": {"order_id": "A42"},
-         "result": {"status": "shipped"}}
+        {
+            "call_id": "call_1",
+            "name": "lookup_order",
+            "arguments": {"order_id": "A42"},
+            "result": {"status": "shipped"},
+        }
     ]
 
 
@@ -130,8 +139,10 @@ async def test_parallel_calls_and_results_in_any_order(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
     llm.queue(
-        Script(tool_call("lookup_order", {"order_id": "1"}, id="c1"),
-               tool_call("lookup_order", {"order_id": "2"}, id="c2")),
+        Script(
+            tool_call("lookup_order", {"order_id": "1"}, id="c1"),
+            tool_call("lookup_order", {"order_id": "2"}, id="c2"),
+        ),
         Script(text("Both found.")),
     )
     sid = new_conversation(client, tools=[LOOKUP])
@@ -152,8 +163,9 @@ async def test_parallel_calls_and_results_in_any_order(
 async def test_slow_tool_gets_a_hold_line(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
-    llm.queue(Script(tool_call("lookup_order", {"order_id": "9"}, id="slow")),
-              Script(text("Found it.")))
+    llm.queue(
+        Script(tool_call("lookup_order", {"order_id": "9"}, id="slow")), Script(text("Found it."))
+    )
     sid = new_conversation(client, tools=[LOOKUP], settings={"tool_hold_ms": 300})
     stream = await talk(server, sid, api_key)
     try:
@@ -180,12 +192,15 @@ async def test_tool_timeout_error_and_late_or_unknown_results(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
     llm.queue(
-        Script(tool_call("lookup_order", {"order_id": "1"}, id="t1"),
-               tool_call("lookup_order", {"order_id": "2"}, id="t2")),
+        Script(
+            tool_call("lookup_order", {"order_id": "1"}, id="t1"),
+            tool_call("lookup_order", {"order_id": "2"}, id="t2"),
+        ),
         Script(text("Sorry, I could not look that up.")),
     )
-    sid = new_conversation(client, tools=[LOOKUP],
-                           settings={"tool_timeout_ms": 600, "tool_hold_ms": 5000})
+    sid = new_conversation(
+        client, tools=[LOOKUP], settings={"tool_timeout_ms": 600, "tool_hold_ms": 5000}
+    )
     stream = await talk(server, sid, api_key)
     try:
         await stream.send_json({"type": "inject_user_message", "text": "Orders?"})
@@ -294,13 +309,22 @@ async def test_agent_message_injection_and_refusal(
 async def test_agent_session_greets_first_and_inherits_the_persona(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
-    agent = client.post("/v1/agents/create", json={
-        "name": "Concierge", "voice_id": "espeak-en-gb-female",
-        "system_prompt": "You are the hotel concierge.", "tools": [LOOKUP],
-    }).json()
-    session = client.post(f"/v1/agents/{agent['id']}/sessions", json={
-        "metadata": {"room": 12}, "initial_message": "Good evening, how may I help?",
-    }).json()
+    agent = client.post(
+        "/v1/agents/create",
+        json={
+            "name": "Concierge",
+            "voice_id": "espeak-en-gb-female",
+            "system_prompt": "You are the hotel concierge.",
+            "tools": [LOOKUP],
+        },
+    ).json()
+    session = client.post(
+        f"/v1/agents/{agent['id']}/sessions",
+        json={
+            "metadata": {"room": 12},
+            "initial_message": "Good evening, how may I help?",
+        },
+    ).json()
     stream = await talk(server, session["session_id"], api_key)
     try:
         first = await stream.wait_for("turn_start")

@@ -15,7 +15,7 @@ from tests.stream_client import StreamClient
 async def test_a_user_who_goes_on_after_a_pause_keeps_the_turn(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
-    """"I would like to book a table for… two people tonight." The pause may end the turn
+    """ "I would like to book a table for… two people tonight." The pause may end the turn
     early, but speech before the reply's first audio continues the same turn."""
     llm.first_token_delay = 0.8  # a local LLM's think time: the window to take the turn up
     sid = new_conversation(client)
@@ -73,7 +73,9 @@ async def test_a_finished_question_is_answered_promptly(
     stream = await StreamClient.connect(server.ws_url, sid, api_key)
     try:
         await stream.wait_for("session_started")
-        await stream.send_audio(np.concatenate([silence(0.3), speak("Can you help me with my order?")]))
+        await stream.send_audio(
+            np.concatenate([silence(0.3), speak("Can you help me with my order?")])
+        )
         await stream.send_silence(2.5)
         await stream.wait_for("turn_start", role="assistant", timeout=10)
         await stream.wait_for("turn_end", role="assistant", timeout=20)

@@ -40,23 +40,6 @@ def check_language(ctx: ServerContext, language: str) -> str:
 
 
 def check_voice(ctx: ServerContext, voice_id: str, language: str) -> str:
-    voice = ctx.voices.get(voice_id)
-    if voice is None:
-        example = ctx.voices.example_for(language)
-        hint = f" such as {example.voice_id!r}" if example else ""
-        raise ApiError(
-            400,
-            f"Unknown 'voice_id' {voice_id!r}. List valid voices with GET /v1/voices "
-            f"(filter with ?language={language}) and pick one{hint}.",
-            "voice_id",
-        )
-    if voice.language is not None and voice.language != language:
-        example = ctx.voices.example_for(language)
-        hint = f", e.g. {example.voice_id!r}" if example else ""
-        raise ApiError(
-            400,
-            f"Voice {voice_id!r} speaks {voice.language!r}, not {language!r}: choose a voice "
-            f"for {language!r} (GET /v1/voices?language={language}){hint}.",
-            "voice_id",
-        )
+    if (problem := ctx.voices.refusal(voice_id, language)) is not None:
+        raise ApiError(400, problem, "voice_id")
     return voice_id

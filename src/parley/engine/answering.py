@@ -1,300 +1,312 @@
-"""The assistant's side of a conversation: each reply, from the LLM to the stored turn.
+"""What the assistant says, as one visible sequence per reply (each runs as the reply's
+one cancellable task, DESIGN principle 2). A spoken turn is answered so:
 
-A reply runs as one task (`start`, task name "reply"), so that cancelling it stops it as
-a unit. It goes in LLM rounds, spoken as they stream; tool calls run between rounds
-(see `tools.py`) and their results go back to the model, until it answers without tools.
-Fixed texts (greeting, injected agent message) take the same path without the LLM. The
-assistant turn is stored before its `turn_end` is announced (principle 9), and its text
-is what the listener heard (principle 3): all of a finished reply, up to the cut of an
-interrupted one.
+    prepare ─▶ gate ─────────────────────────▶ speak ─────────────────────▶ commit
+    LLM round 0 wait out the speaking gap      sentences as they come,      the assistant
+    streams     (floor.py), then store the     tool calls between rounds    turn, what was
+    into a      user turn: UserTurnCommitted   (tools.py): ToolsCalled,     heard: ReplyOver
+    queue                                      ToolResultsIn
 
-Coupling with `Conversation`, on purpose: the conversation decides when a reply starts and
-when it is cut short. It reads `pending` for that, and when it cancels the reply's task
-itself (barge-in, the user going on with their turn) it clears `pending` too. Everything
-else is handed in explicitly: the state machine, the list of stored turns (the
-conversation's own list, which `store_turn` appends to), events and audio out, the task
-spawner, the limit check, and getters for what changes live (prompt, voice, output rate).
+A typed turn skips the gate (it is stored before its reply starts), a fixed text
+(greeting, injected agent message) the LLM. The answerer moves no state: it reports each
+fact through one narrow door, `ReplyHost.reply_fact`, and the conversation decides.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
 
 from parley.engine import events as ev
+from parley.engine import floor
+from parley.engine.ledger import NewTurn, TurnLedger
+from parley.engine.listener import Listener
 from parley.engine.memory import build_messages
-from parley.engine.reply import AudioSink, Reply
+from parley.engine.reply import Reply, ReplyTimings
 from parley.engine.runtime import Runtime
-from parley.engine.state import REPLYING, State, StateMachine
+from parley.engine.sentences import SentenceSplitter
+from parley.engine.sink import Outlet
 from parley.engine.tools import ToolCalls, ToolRunner, ToolSettings, hold_line
-from parley.engine.turns import Pending, UserTurn, latency_breakdown
-from parley.ids import turn_id as make_turn_id
-from parley.providers.llm.base import ChatMessage, LLMError, ToolCall, ToolSpec
+from parley.engine.turns import ReplyJob, UserTurn, latency_breakdown
+from parley.providers.llm.base import (
+    ChatMessage,
+    LLMError,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolCallsReady,
+    ToolSpec,
+)
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 
 log = logging.getLogger("parley.engine")
 
 
-class Answerer:
-    """Runs one conversation's replies; `pending` is the reply in progress, if any."""
+@dataclass(frozen=True)
+class UserTurnCommitted:
+    """The spoken turn is being stored: the reply has the floor."""
+
+
+@dataclass(frozen=True)
+class ToolsCalled:
+    count: int
+
+
+@dataclass(frozen=True)
+class ToolResultsIn:
+    pass
+
+
+@dataclass(frozen=True)
+class ReplyOver:
+    why: str
+
+
+ReplyFact = UserTurnCommitted | ToolsCalled | ToolResultsIn | ReplyOver
+
+
+class ReplyHost(Protocol):
+    """What a reply needs from its conversation."""
+
+    record: ConversationRecord
+    system_prompt: str
+    ledger: TurnLedger
+    listener: Listener
+    out: Outlet
+
+    async def emit(self, event: ev.Event) -> None: ...
+
+    async def reply_fact(self, job: ReplyJob, fact: ReplyFact) -> None: ...
+
+
+@dataclass
+class RoundResult:
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+class LLMRound:
+    """One streamed LLM call split into sentences, started before it may be spoken.
+    Use as `async with`: leaving it stops the call if it is still streaming."""
 
     def __init__(
         self,
-        record: ConversationRecord,
-        runtime: Runtime,
-        sm: StateMachine,
-        turns: list[TurnRecord],
-        *,
-        system_prompt: Callable[[], str],
-        voice: Callable[[], str],
-        out_rate: Callable[[], int],
-        emit: Callable[[ev.Event], Awaitable[None]],
-        audio_out: AudioSink,
-        spawn: Callable[[Awaitable[Any], str], asyncio.Task[Any]],
-        store_turn: Callable[..., Awaitable[TurnRecord | None]],
-        check_limit: Callable[[], Awaitable[None]],
+        llm: LLMProvider,
+        messages: list[ChatMessage],
+        tools: list[ToolSpec] | None,
+        timings: ReplyTimings,
+        now: Any,
     ) -> None:
-        self.record = record
-        self.id = record.id
+        self.messages = messages
+        self.result = RoundResult()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ready = asyncio.Event()  # a sentence, tool calls or the end is in
+        self._timings = timings
+        self._now = now
+        self._task = asyncio.ensure_future(self._produce(llm, tools))
+
+    async def __aenter__(self) -> LLMRound:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._task.done():
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+    def _first_output(self) -> None:
+        if self._timings.llm_first_token is None:
+            self._timings.llm_first_token = self._now()
+
+    async def _produce(self, llm: LLMProvider, tools: list[ToolSpec] | None) -> None:
+        splitter = SentenceSplitter()
+        try:
+            async with contextlib.aclosing(llm.stream(self.messages, tools)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        self._first_output()
+                        self.result.text += event.text
+                        for sentence in splitter.push(event.text):
+                            self._queue.put_nowait(sentence)
+                            self._ready.set()
+                    elif isinstance(event, ToolCallsReady):
+                        self._first_output()
+                        self.result.tool_calls.extend(event.calls)
+                        self._ready.set()
+            if rest := splitter.flush():
+                self._queue.put_nowait(rest)
+        finally:
+            self._queue.put_nowait(None)
+            self._ready.set()
+
+    async def ready(self) -> None:
+        """Wait for the round's first output: a sentence, tool calls, or its end."""
+        await self._ready.wait()
+
+    async def speak(self, reply: Reply) -> RoundResult:
+        """Say the round's sentences as they come; raises the LLM's error, if any."""
+        while (sentence := await self._queue.get()) is not None:
+            await reply.say(sentence)
+        await self._task  # re-raises an LLM error
+        return self.result
+
+
+class Answerer:
+    """Makes one conversation's replies (`host` is the conversation)."""
+
+    def __init__(self, host: ReplyHost, runtime: Runtime) -> None:
+        self._host = host
         self._rt = runtime
-        self._clock = runtime.clock
-        self._sm = sm
-        self._turns = turns
-        self._system_prompt = system_prompt
-        self._voice = voice
-        self._out_rate = out_rate
-        self._emit = emit
-        self._audio_out = audio_out
-        self._spawn = spawn
-        self._store_turn = store_turn
-        self._check_limit = check_limit
-        self.pending: Pending | None = None
         self.tool_calls = ToolCalls()  # client tool calls waiting for a `tool_result`
 
-    @property
-    def busy(self) -> bool:
-        """A reply is in progress."""
-        return self.pending is not None and not self.pending.task.done()
+    # --- the sequences ----------------------------------------------------------------
 
-    async def idle(self) -> None:
-        """Return once no reply is in progress."""
-        while (pending := self.pending) is not None and not pending.task.done():
-            # `wait`, not a suppressed `await`: the reply's own failure or cancellation
-            # is not ours, but the caller being cancelled must still cancel the caller
-            await asyncio.wait({pending.task})
+    async def answer_speech(self, job: ReplyJob, user: UserTurn) -> None:
+        """Answer a spoken turn: the reply is prepared at once, but the user turn is
+        stored and announced only once the reply may speak: until then the user may
+        still go on with it (the conversation drops this reply)."""
+        text = await user.transcript(self._rt.clock)
+        if not text:
+            await self._host.emit(ev.TurnEnd("user", None, user.duration_ms, discarded=True))
+            await self._host.reply_fact(job, ReplyOver("no words in the user turn"))
+            return
+        async with self.prepare(job, unstored_user_text=text) as first:
+            await first.ready()
+            # the gate: wait out the speaking gap, then the floor is the reply's
+            await floor.speaking_gap(self._rt, self._host.listener, user)
+            _, write = self._host.ledger.append(
+                NewTurn("user", text, user.started_at, user.duration_ms)
+            )
+            await self._host.reply_fact(job, UserTurnCommitted())
+            await asyncio.shield(write)
+            error = await self.speak(job, first)
+        await self._commit(job, error)
 
-    # --- starting and finishing a reply ---------------------------------------------
-
-    def start(self, flow: Awaitable[None], origin: float, user: UserTurn | None) -> None:
-        """Run `flow` as the reply in progress; latencies count from `origin`."""
-        task = self._spawn(flow, "reply")
-        self.pending = Pending(task=task, origin_clock=origin, user=user)
-
-    def finish(self, why: str) -> None:
-        """The reply is over: back to listening (unless something else took over)."""
-        if self._sm.state in REPLYING:
-            self._sm.go(State.LISTENING, why)
-        self.pending = None
-
-    def _new_reply(self, before_speaking: Callable[[], Awaitable[Any]] | None = None) -> Reply:
-        out_rate = self._out_rate()
-        pending = self.pending
-        assert pending is not None
-
-        async def first_audio() -> None:
-            self._sm.go(State.SPEAKING, "first reply audio")
-            # the same instant as the stored `first_audio_sent_ms` (a second clock read
-            # could land a millisecond later)
-            sent = reply.timings.first_audio_sent
-            assert sent is not None
-            latency = int((sent - pending.origin_clock) * 1000)
-            await self._emit(ev.TurnStart(role="assistant", latency_ms=latency))
-
-        spoken: list[str] = []
-
-        async def on_sentence(sentence: str) -> None:
-            spoken.append(sentence)
-            await self._emit(ev.TranscriptEvent("assistant", " ".join(spoken), False))
-
-        reply = Reply(
-            llm=self._rt.llm,
-            tts_for=self._rt.tts_for,
-            voice=self._voice,
-            out_rate=out_rate,
-            clock=self._clock,
-            sink=self._audio_out,
-            on_first_audio=first_audio,
-            on_sentence=on_sentence,
-            lead_ms=self._rt.lead_ms,
-            before_speaking=before_speaking,
-        )
-        pending.reply = reply
-        return reply
-
-    # --- answering the user ---------------------------------------------------------
-
-    async def answer_after(self, commit: asyncio.Task[TurnRecord | None]) -> None:
-        """Wait for the (typed) user turn to be stored, then answer it."""
-        turn = await asyncio.shield(commit)
-        if turn is None:
-            self.finish("no words in the user turn")
+    async def answer_typed(self, job: ReplyJob, write: asyncio.Task[TurnRecord | None]) -> None:
+        """Answer a typed turn once it is stored (`write`)."""
+        if await asyncio.shield(write) is None:
+            await self._host.reply_fact(job, ReplyOver("the user turn could not be stored"))
             return
         # If the limit falls on this user turn, the assistant still answers; then the end.
-        await self.answer()
+        async with self.prepare(job) as first:
+            error = await self.speak(job, first)
+        await self._commit(job, error)
 
-    async def answer(
-        self,
-        pending_user_text: str | None = None,
-        before_speaking: Callable[[], Awaitable[Any]] | None = None,
-    ) -> None:
-        """Answer the stored turns (plus `pending_user_text`, the spoken turn being
-        answered, which `before_speaking` stores just before the first audio)."""
-        reply = self._new_reply(before_speaking)
-        pending = self.pending
-        assert pending is not None
-        self._sm.turn = make_turn_id(len(self._turns) + 1)
-        turns = list(self._turns)
-        if pending_user_text is not None:  # the turn being answered, not stored yet
-            turns.append(TurnRecord(0, "", "user", pending_user_text, utcnow(), 0))
-        messages = build_messages(
-            self._system_prompt(), self.record.language, turns, self.record.context_window
-        )
-        error: LLMError | None = None
-        try:
-            await self._think(reply, pending, messages)
-            await reply.finish_playback()
-        except LLMError as exc:
-            error = exc
-        if before_speaking is not None:
-            await reply.ready_to_speak()  # the user turn is stored even if nothing was said
+    async def say(self, job: ReplyJob, text: str, why: str) -> None:
+        """Speak a fixed text as an assistant turn (greeting, injected agent message)."""
+        await job.reply.speak_text(text)
+        await self._commit(job, None, done=f"{why} spoken")
+
+    async def _commit(self, job: ReplyJob, error: LLMError | None, done: str = "") -> None:
+        """The reply has said all it will: let it play out, store it, give the floor back."""
+        await self._host.out.audio_end(cut=False)
+        await job.reply.finish_playback()
         if error is not None:
-            log.warning("session=%s LLM failed: %s", self.id, error)
-            await self._emit(ev.ErrorEvent(error.code, error.message))
-        if reply.spoken or pending.tool_log:
-            await self.commit_assistant(reply, pending, interrupted=False)
-        self.finish("reply done" if error is None else "reply failed")
-        await self._check_limit()
+            log.warning("session=%s LLM failed: %s", self._host.record.id, error)
+            await self._host.emit(ev.ErrorEvent(error.code, error.message))
+        if job.reply.spoken or job.tool_log:
+            _, write = self._host.ledger.append(self.turn(job, interrupted=False))
+            await asyncio.shield(write)
+        why = done or ("reply done" if error is None else "reply failed")
+        await self._host.reply_fact(job, ReplyOver(why))
 
-    async def _think(self, reply: Reply, pending: Pending, messages: list[ChatMessage]) -> None:
-        """LLM rounds: speak the text, run the tool calls, feed the results back, until the
-        model answers without tools (or the round limit makes it)."""
-        settings = ToolSettings.from_settings(self.record.settings)
-        specs = [ToolSpec(t.name, t.description, t.parameters) for t in self.record.tools]
-        for round_no in range(settings.max_rounds + 1):
-            offer = specs if specs and round_no < settings.max_rounds else None
-            result = await reply.speak_llm(messages, offer)
-            if not result.tool_calls:
-                return
-            await reply.ready_to_speak()  # the user turn is announced before any tool call
-            self._sm.go(State.TOOL_RUNNING, f"{len(result.tool_calls)} tool call(s)")
+    # --- LLM and tool rounds ----------------------------------------------------------
+
+    def _specs(self, round_no: int, settings: ToolSettings) -> list[ToolSpec] | None:
+        tools = self._host.record.tools
+        if not tools or round_no >= settings.max_rounds:
+            return None
+        return [ToolSpec(t.name, t.description, t.parameters) for t in tools]
+
+    def prepare(self, job: ReplyJob, unstored_user_text: str | None = None) -> LLMRound:
+        """Start the reply's first LLM round on the stored turns (plus the spoken turn
+        being answered, stored only once the reply may speak)."""
+        record = self._host.record
+        turns = list(self._host.ledger.turns)
+        if unstored_user_text is not None:
+            turns.append(TurnRecord(0, "", "user", unstored_user_text, utcnow(), 0))
+        messages = build_messages(
+            self._host.system_prompt, record.language, turns, record.context_window
+        )
+        settings = ToolSettings.from_settings(record.settings)
+        return self._round(job, messages, self._specs(0, settings))
+
+    def _round(
+        self, job: ReplyJob, messages: list[ChatMessage], tools: list[ToolSpec] | None
+    ) -> LLMRound:
+        return LLMRound(self._rt.llm, messages, tools, job.reply.timings, self._rt.clock.now)
+
+    async def speak(self, job: ReplyJob, first: LLMRound) -> LLMError | None:
+        """Speak the prepared round, then tool rounds until the model answers without
+        tools (or the round limit makes it); the LLM's error, if one ended the reply."""
+        settings = ToolSettings.from_settings(self._host.record.settings)
+        messages = first.messages
+        try:
+            result = await first.speak(job.reply)
+            round_no = 1
+            while result.tool_calls and round_no <= settings.max_rounds:
+                await self._run_tools(job, messages, result, settings)
+                async with self._round(job, messages, self._specs(round_no, settings)) as rnd:
+                    result = await rnd.speak(job.reply)
+                round_no += 1
+        except LLMError as exc:
+            return exc
+        return None
+
+    async def _run_tools(
+        self,
+        job: ReplyJob,
+        messages: list[ChatMessage],
+        result: RoundResult,
+        settings: ToolSettings,
+    ) -> None:
+        record = self._host.record
+        await self._host.reply_fact(job, ToolsCalled(len(result.tool_calls)))
+        messages.append(
+            ChatMessage(role="assistant", content=result.text or None, tool_calls=result.tool_calls)
+        )
+        runner = ToolRunner(
+            {t.name: t for t in record.tools},
+            self.tool_calls,
+            self._rt.http(),
+            self._announce_tool_call,
+            settings,
+        )
+        say_hold = functools.partial(job.reply.say, hold_line(record.language))
+        for outcome in await runner.run(result.tool_calls, say_hold):
             messages.append(
-                ChatMessage(
-                    role="assistant", content=result.text or None, tool_calls=result.tool_calls
-                )
+                ChatMessage(role="tool", content=outcome.for_llm(), tool_call_id=outcome.call.id)
             )
-            runner = ToolRunner(
-                {t.name: t for t in self.record.tools},
-                self.tool_calls,
-                self._rt.http(),
-                self._announce_tool_call,
-                settings,
-            )
-            say_hold = functools.partial(reply.say, hold_line(self.record.language))
-            outcomes = await runner.run(result.tool_calls, say_hold)
-            for outcome in outcomes:
-                messages.append(
-                    ChatMessage(
-                        role="tool", content=outcome.for_llm(), tool_call_id=outcome.call.id
-                    )
-                )
-                pending.tool_log.append(outcome.to_json())
-            self._sm.go(State.THINKING, "tool results in")
+            job.tool_log.append(outcome.to_json())
+        await self._host.reply_fact(job, ToolResultsIn())
 
     async def _announce_tool_call(self, call: ToolCall, arguments: Any) -> None:
-        await self._emit(ev.ToolCallEvent(call.id, call.name, arguments))
+        await self._host.emit(ev.ToolCallEvent(call.id, call.name, arguments))
 
-    # --- speaking a fixed text ------------------------------------------------------
+    # --- the assistant turn ---------------------------------------------------------
 
-    async def speak(self, text: str, why: str) -> None:
-        """Speak a fixed text as an assistant turn (greeting, injected agent message)."""
-        self._sm.turn = make_turn_id(len(self._turns) + 1)
-        self._sm.go(State.THINKING, why)
-
-        async def flow() -> None:
-            reply = self._new_reply()
-            await reply.speak_text(text)
-            await reply.finish_playback()
-            await self.commit_assistant(reply, self.pending, interrupted=False)
-            self.finish(f"{why} spoken")
-            await self._check_limit()
-
-        self.start(flow(), origin=self._clock.now(), user=None)
-
-    # --- storing the assistant turn -------------------------------------------------
-
-    async def commit_assistant(
-        self,
-        reply: Reply,
-        pending: Pending | None,
-        interrupted: bool,
-        played_ms: float | None = None,
-    ) -> None:
-        """Store the assistant turn and announce it (transcript + turn_end)."""
-        played = reply.pacer.sent_ms if played_ms is None else played_ms
-        text = reply.heard_text(played) if interrupted else reply.full_text
-        meta = latency_breakdown(reply, pending)
-        if pending is not None and pending.tool_log:
-            meta["tool_calls"] = pending.tool_log
-        turn = await self._store_turn(
+    @staticmethod
+    def turn(job: ReplyJob, interrupted: bool, played_ms: float | None = None) -> NewTurn:
+        """The assistant turn to store: all of a finished reply, what was heard of a cut one."""
+        reply = job.reply
+        played = reply.sent_ms if played_ms is None else played_ms
+        meta = latency_breakdown(job)
+        if job.tool_log:
+            meta["tool_calls"] = job.tool_log
+        return NewTurn(
             role="assistant",
-            text=text,
+            text=reply.heard_text(played) if interrupted else reply.full_text,
             timestamp=utcnow(),
             duration_ms=int(played),
             latency_ms=meta.get("latency", {}).get("first_audio_sent_ms"),
             interrupted=interrupted,
             meta=meta,
         )
-        if turn is None:
-            return
-        await self._emit(ev.TranscriptEvent("assistant", text, True, turn.turn_id))
-        await self._emit(
-            ev.TurnEnd("assistant", turn.turn_id, int(played), interrupted=interrupted)
-        )
-
-    def cut(self) -> tuple[Pending, float] | None:
-        """Stop the reply in progress now: cancel its task and forget it. Returns it with
-        how much of its audio was played, or None when no reply is running."""
-        pending = self.pending
-        if pending is None or pending.task.done():
-            return None
-        played = pending.reply.pacer.played_ms if pending.reply is not None else 0.0
-        pending.task.cancel()
-        self.pending = None
-        return pending, played
-
-    async def store_interrupted(self, pending: Pending, played: float) -> None:
-        """After a barge-in cut the reply: once its task is over, announce the
-        interruption and store what was heard (`played` ms of audio), if anything."""
-        await asyncio.wait({pending.task})
-        reply = pending.reply
-        if reply is None or not reply.started_audio:
-            return  # nothing was heard: no assistant turn
-        turn_id = make_turn_id(len(self._turns) + 1)
-        await self._emit(ev.Interrupted(turn_id, int(played)))
-        await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)
-
-    async def stop(self) -> None:
-        """Cut the reply in progress (unless this is it) and store what was heard."""
-        if self.pending is not None and asyncio.current_task() is self.pending.task:
-            return
-        if (cut := self.cut()) is None:
-            return
-        pending, played = cut
-        await asyncio.wait({pending.task})
-        reply = pending.reply
-        if reply is not None and reply.started_audio:
-            await self.commit_assistant(reply, pending, interrupted=True, played_ms=played)

@@ -44,6 +44,16 @@ def ends_unfinished(text: str, language: str = "en") -> bool:
 
 
 @dataclass(frozen=True)
+class EndOfTurnDecided:
+    """What the policy was given and asked for, as the turn was decided (for observers)."""
+
+    session_id: str
+    probability: float | None
+    need_ms: int
+    speech_ms: int
+
+
+@dataclass(frozen=True)
 class EndpointPolicy:
     """Measured on Smart Turn v3.2 (see README "End of turn"): on real speech a low score
     is a good "not done" signal at mid-sentence pauses but the true end scores low too,

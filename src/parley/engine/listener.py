@@ -5,17 +5,30 @@ probabilities into events. While a user turn is open, the audio (from a short pr
 before the detected start) goes to the speech recogniser as it arrives, so the final
 transcript is nearly ready when the turn ends (DESIGN principle 6), and into a buffer
 of the turn's last 8 s for the turn model.
+
+Where a frame goes is the listener's own small state machine (`Capture`)::
+
+    IDLE ──speech──▶ CAPTURING ──turn decided──▶ FINISHING ──final transcript──▶ IDLE
+                        ▲                          │ speech (a next turn, or the same
+                        └──final transcript── HELD ◀┘  one going on): held back from STT
+
+    IDLE       frames fill the pre-roll
+    CAPTURING  frames go to STT and the turn buffer
+    FINISHING  STT finishes the decided turn; frames fill the pre-roll
+    HELD       a turn is captured while the last one finishes: its STT audio waits
 """
 
 from __future__ import annotations
 
 import collections
+import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from parley.audio.frames import FrameBuffer
-from parley.providers.stt.base import STTStream
+from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import END_THRESHOLD_OFFSET, SpeechDetector, VADEvent
 from parley.providers.vad.silero import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, VADStream
 
@@ -37,6 +50,17 @@ class SpeechPaused:
 ListenEvent = SpeechStarted | SpeechPaused
 
 
+class Capture(enum.Enum):
+    IDLE = "idle"
+    CAPTURING = "capturing"
+    FINISHING = "finishing"
+    HELD = "held"
+
+
+_CAPTURING = frozenset({Capture.CAPTURING, Capture.HELD})
+_NOT_CAPTURING = frozenset({Capture.IDLE, Capture.FINISHING})
+
+
 class Listener:
     """One per conversation. `feed()` is synchronous and cheap (≈0.1 ms per frame)."""
 
@@ -51,9 +75,8 @@ class Listener:
         self._turn_audio: collections.deque[np.ndarray] = collections.deque(
             maxlen=TURN_AUDIO_SECONDS * SAMPLE_RATE // FRAME_SAMPLES
         )
-        self._capturing = False  # a user turn is open: audio goes to STT and the turn buffer
-        self._held: list[np.ndarray] = []  # audio of a new turn while STT finishes the last one
-        self._hold = False
+        self.capture = Capture.IDLE
+        self._held: list[np.ndarray] = []  # STT audio of the turn captured while HELD
         self.stream_ms = 0  # audio received so far
         # The last frame that sounded like voice (probability at or above the detector's
         # end threshold), in stream time and on the clock: silence is counted from it.
@@ -87,9 +110,9 @@ class Listener:
             if update.probability >= self._detector.end_threshold:
                 self.last_voiced_ms = self.stream_ms
                 self.last_voiced_clock = now
-            if update.event is VADEvent.SPEECH_START and not self._capturing:
+            if update.event is VADEvent.SPEECH_START and self.capture in _NOT_CAPTURING:
                 self._start_capture()
-            if self._capturing:
+            if self.capture in _CAPTURING:
                 self._capture(frame)
             else:
                 self._preroll.append(frame)
@@ -102,14 +125,14 @@ class Listener:
     def _start_capture(self) -> None:
         # The turn buffer is not cleared: the turn model sees the last 8 s of the user's
         # speech, which for a continued turn includes its first segment.
-        self._capturing = True
+        self.reopen()
         for frame in self._preroll:
             self._capture(frame)
         self._preroll.clear()
 
     def _capture(self, frame: np.ndarray) -> None:
         self._turn_audio.append(frame)
-        if self._hold:
+        if self.capture is Capture.HELD:
             self._held.append(frame)
         else:
             self.stt.feed(frame)
@@ -123,22 +146,38 @@ class Listener:
     def close_turn(self) -> None:
         """The turn is decided: stop capturing. STT audio of a next turn is held back
         until `release()`, so it does not leak into the transcript being finished."""
-        self._capturing = False
-        self._hold = True
+        self.capture = Capture.FINISHING
 
     def reopen(self) -> None:
-        """The user went on after the turn was decided: capture again (audio still
-        held for STT goes to the recogniser as the next segment)."""
-        self._capturing = True
+        """Capture (again): a new turn, or the user going on after the turn was decided
+        (audio still held for STT goes to the recogniser as the next segment)."""
+        self.capture = Capture.HELD if self.capture is Capture.FINISHING else Capture.CAPTURING
 
     def release(self) -> None:
         """The last transcript is final: send the held audio of the next turn to STT."""
-        self._hold = False
+        if self.capture is Capture.FINISHING:
+            self.capture = Capture.IDLE
+        elif self.capture is Capture.HELD:
+            self.capture = Capture.CAPTURING
         held, self._held = self._held, []
         for frame in held:
             self.stt.feed(frame)
 
+    async def finish_segment(self, on_error: Callable[[STTError], Awaitable[None]]) -> str:
+        """The decided turn's final transcript ("" if the recogniser failed: `on_error`);
+        then the held audio of a next turn goes to the recogniser."""
+        try:
+            return (await self.stt.finish()).strip()
+        except STTError as exc:
+            await on_error(exc)
+            return ""
+        finally:
+            self.release()
+
     def drop_turn(self) -> None:
         """Forget the open turn without a transcript (e.g. the session is closing)."""
-        self._capturing = False
+        if self.capture is Capture.CAPTURING:
+            self.capture = Capture.IDLE
+        elif self.capture is Capture.HELD:
+            self.capture = Capture.FINISHING
         self._turn_audio.clear()

@@ -1,21 +1,21 @@
-"""One assistant reply: LLM stream → sentences → TTS → pacer (DESIGN principle 2).
+"""One reply's speech: sentences → TTS → pacer → the conversation (DESIGN principles 2-4).
 
-A `Reply` runs inside one task; cancelling that task (barge-in) stops it as a unit.
+A `Reply` runs inside its reply task; cancelling that task (barge-in) stops it as a unit.
 It records which sentence occupies which span of the reply audio, so that after an
 interruption `heard_text(played_ms)` gives the words the listener actually heard
-(principle 3).
+(principle 3). Audio leaves at the TTS's own rate (the rate of the reply's first chunk;
+a later sentence in another voice is resampled to it): the transport converts it to the
+wire's rate and encoding.
 
-    LLM  ──text──▶ splitter ──sentence──▶ queue ──▶ TTS ──audio──▶ pacer ──▶ sink
-    (producer task)                        (speaker: this task)
+    sentence ──▶ TTS ──chunks──▶ pacer (real time, lead_ms ahead) ──▶ ReplyOutput
+                                                 first chunk of a sentence: sentence_out
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -23,17 +23,21 @@ from parley.audio.pacer import Pacer
 from parley.audio.resample import StreamResampler
 from parley.clock import Clock
 from parley.engine.sentences import SentenceSplitter
-from parley.providers.llm.base import (
-    ChatMessage,
-    LLMProvider,
-    TextDelta,
-    ToolCall,
-    ToolCallsReady,
-    ToolSpec,
-)
 from parley.providers.tts.base import TTSProvider
 
-AudioSink = Callable[[np.ndarray], Awaitable[None]]
+
+class ReplyOutput(Protocol):
+    """Where a reply's speech goes, and the one fact it reports about it."""
+
+    async def audio(self, samples: np.ndarray, sample_rate: int) -> None: ...
+
+    async def sentence_out(self, text_so_far: str, first: bool) -> None:
+        """A sentence's first audio is going out now (`first`: the reply's first audio)."""
+        ...
+
+
+class Voices(Protocol):
+    def tts_for(self, voice_id: str) -> TTSProvider: ...
 
 
 @dataclass
@@ -53,14 +57,6 @@ class ReplyTimings:
     first_audio_sent: float | None = None
 
 
-@dataclass
-class LLMRound:
-    """What one LLM call produced: text (possibly spoken) and tool calls."""
-
-    text: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-
-
 _WORDS = re.compile(r"\S+")
 
 
@@ -68,81 +64,80 @@ class Reply:
     def __init__(
         self,
         *,
-        llm: LLMProvider,
-        tts_for: Callable[[str], TTSProvider],
-        voice: Callable[[], str],
-        out_rate: int,
+        voices: Voices,
+        voice_id: str,
         clock: Clock,
-        sink: AudioSink,
-        on_first_audio: Callable[[], Awaitable[None]],
-        on_sentence: Callable[[str], Awaitable[None]],
+        out: ReplyOutput,
         lead_ms: int = 200,
-        before_speaking: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        self._before_speaking = before_speaking
-        self._llm = llm
-        self._tts_for = tts_for
-        self._voice = voice
+        self.voice_id = voice_id  # the conversation switches it between sentences
+        self._voices = voices
         self._clock = clock
-        self._out_rate = out_rate
-        self._on_first_audio = on_first_audio
-        self._on_sentence = on_sentence
-        self._sink = sink
-        self.pacer = Pacer(self._send, out_rate, clock, lead_ms=lead_ms)
+        self._out = out
+        self._lead_ms = lead_ms
+        self.pacer: Pacer | None = None  # made at the first chunk, at its rate
         self.spoken: list[Spoken] = []
         self.timings = ReplyTimings(started=clock.now())
         self._audio_ms = 0.0  # reply audio produced so far (the pacer's timeline)
+        self._starting: Spoken | None = None  # the sentence whose first chunk is next out
 
     @property
-    def started_audio(self) -> bool:
-        return self.timings.first_audio_sent is not None
+    def sample_rate(self) -> int | None:
+        return None if self.pacer is None else self.pacer.sample_rate
+
+    @property
+    def played_ms(self) -> float:
+        """Audio the listener has heard by now."""
+        return 0.0 if self.pacer is None else self.pacer.played_ms
+
+    @property
+    def sent_ms(self) -> float:
+        return 0.0 if self.pacer is None else self.pacer.sent_ms
 
     async def _send(self, samples: np.ndarray) -> None:
-        if self.timings.first_audio_sent is None:
-            self.timings.first_audio_sent = self._clock.now()
-            await self._on_first_audio()
-        await self._sink(samples)
+        if (sentence := self._starting) is not None:
+            self._starting = None
+            first = self.timings.first_audio_sent is None
+            if first:
+                self.timings.first_audio_sent = self._clock.now()
+            end = self.spoken.index(sentence) + 1
+            await self._out.sentence_out(" ".join(s.text for s in self.spoken[:end]), first)
+        assert self.pacer is not None
+        await self._out.audio(samples, self.pacer.sample_rate)
 
     # --- speaking -------------------------------------------------------------------
 
-    async def ready_to_speak(self) -> None:
-        """Run the `before_speaking` hook, once (before the first sentence is spoken)."""
-        hook, self._before_speaking = self._before_speaking, None
-        if hook is not None:
-            await hook()
-
     async def say(self, sentence: str) -> None:
         """Synthesize one sentence and pace it out."""
-        await self.ready_to_speak()
-        voice_id = self._voice()
-        tts = self._tts_for(voice_id)
+        voice_id = self.voice_id
+        tts = self._voices.tts_for(voice_id)
         resampler: StreamResampler | None = None
-        start = self._audio_ms
-        announced = False
+        spoken: Spoken | None = None
         async for chunk in tts.synthesize(sentence, voice_id):
             if self.timings.tts_first_audio is None:
                 self.timings.tts_first_audio = self._clock.now()
+            if self.pacer is None:
+                self.pacer = Pacer(
+                    self._send, chunk.sample_rate, self._clock, lead_ms=self._lead_ms
+                )
             if resampler is None:
-                resampler = StreamResampler(chunk.sample_rate, self._out_rate)
-            audio = resampler.process(chunk.samples)
-            if not announced:
-                self.spoken.append(Spoken(sentence, start, start))
-                announced = True
-                await self._on_sentence(sentence)
-            await self._emit(audio)
-        if resampler is not None:
-            await self._emit(resampler.process(np.zeros(0, dtype=np.int16), last=True))
-        if announced:
-            self.spoken[-1].end_ms = self._audio_ms
+                resampler = StreamResampler(chunk.sample_rate, self.pacer.sample_rate)
+            if spoken is None:
+                spoken = Spoken(sentence, self._audio_ms, self._audio_ms)
+                self.spoken.append(spoken)
+                self._starting = spoken
+            await self._emit(resampler.process(chunk.samples), spoken)
+        if resampler is not None and spoken is not None:
+            await self._emit(resampler.process(np.zeros(0, dtype=np.int16), last=True), spoken)
 
-    async def _emit(self, audio: np.ndarray) -> None:
+    async def _emit(self, audio: np.ndarray, spoken: Spoken) -> None:
         if audio.size == 0:
             return
+        assert self.pacer is not None
         # The sentence's span on the reply timeline is known before it plays: a barge-in
         # in the middle of it must see where it ends to count only the words heard.
-        self._audio_ms += audio.size * 1000 / self._out_rate
-        if self.spoken:
-            self.spoken[-1].end_ms = self._audio_ms
+        self._audio_ms += audio.size * 1000 / self.pacer.sample_rate
+        spoken.end_ms = self._audio_ms
         await self.pacer.send(audio)
 
     async def speak_text(self, text: str) -> None:
@@ -154,51 +149,15 @@ class Reply:
 
     async def finish_playback(self) -> None:
         """Wait until the listener has heard everything sent."""
-        await self.pacer.drain()
-
-    # --- thinking -------------------------------------------------------------------
-
-    async def speak_llm(
-        self, messages: list[ChatMessage], tools: list[ToolSpec] | None
-    ) -> LLMRound:
-        """Stream one LLM response, speaking its sentences as they complete."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        result = LLMRound()
-
-        async def produce() -> None:
-            splitter = SentenceSplitter()
-            try:
-                async with contextlib.aclosing(self._llm.stream(messages, tools)) as events:
-                    async for event in events:
-                        if isinstance(event, TextDelta):
-                            if self.timings.llm_first_token is None:
-                                self.timings.llm_first_token = self._clock.now()
-                            result.text += event.text
-                            for sentence in splitter.push(event.text):
-                                queue.put_nowait(sentence)
-                        elif isinstance(event, ToolCallsReady):
-                            if self.timings.llm_first_token is None:
-                                self.timings.llm_first_token = self._clock.now()
-                            result.tool_calls.extend(event.calls)
-                rest = splitter.flush()
-                if rest:
-                    queue.put_nowait(rest)
-            finally:
-                queue.put_nowait(None)
-
-        producer = asyncio.create_task(produce())
-        try:
-            while (sentence := await queue.get()) is not None:
-                await self.say(sentence)
-            await producer  # re-raises an LLM error
-        finally:
-            if not producer.done():
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await producer
-        return result
+        if self.pacer is not None:
+            await self.pacer.drain()
 
     # --- what was heard -------------------------------------------------------------
+
+    @property
+    def heard_anything(self) -> bool:
+        """Some of this reply's audio went out: cut now, it is an interrupted turn."""
+        return self.timings.first_audio_sent is not None
 
     @property
     def full_text(self) -> str:

@@ -43,6 +43,8 @@ class Runtime:
     vad_start_ms: int = 128
     vad_stop_ms: int = 160
     turn_threads: int = 2
+    # An illegal state transition raises (tests) instead of being logged and refused.
+    strict_states: bool = False
     _executor: ThreadPoolExecutor | None = None
     _http: httpx.AsyncClient | None = None
 

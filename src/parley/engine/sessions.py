@@ -14,8 +14,10 @@ import contextlib
 import logging
 
 from parley import heap
-from parley.engine.conversation import Conversation, Sink
+from parley.engine.conversation import Conversation
 from parley.engine.runtime import Runtime
+from parley.engine.sink import Sink
+from parley.engine.state import State
 from parley.providers.stt.base import Transcript
 from parley.store.conversations import ConversationStore
 from parley.store.records import ConversationRecord
@@ -36,7 +38,7 @@ class SessionManager:
 
     def get(self, session_id: str) -> Conversation | None:
         conv = self._live.get(session_id)
-        return None if conv is None or conv.closed.is_set() else conv
+        return None if conv is None or conv.state is State.ENDED else conv
 
     async def attach(
         self, record: ConversationRecord, sink: Sink, vad_threshold: float

@@ -1,18 +1,42 @@
-"""The states of a conversation and the transitions between them (DESIGN principle 1).
+"""Every state of a conversation, and every transition between them (DESIGN principle 1).
 
-    LISTENING ──speech──▶ USER_SPEAKING ──pause──▶ ENDPOINTING ──decided──▶ THINKING
-        ▲                      ▲   ◀──speech resumes──┘                       │
-        │                      │                                   first audio│ tool calls
-        │                      └──────── barge-in (confirmed speech) ◀──── SPEAKING ⇄ TOOL_RUNNING
-        └───────────────────────── reply done / error ◀───────────────────────┘
+The user's turn, and the hand-over::
 
-Every transition goes through `StateMachine.go`, which logs it with the session and turn.
+    LISTENING ─speech─▶ USER_SPEAKING ─pause─▶ ENDPOINTING ─decided─▶ PREPARING ─▶ THINKING
+                          ▲    ▲                    │                    │   user turn
+                          │    └── speech resumes ──┘                    │   committed
+                          └───────────────── the user goes on: same turn ┘
+
+The reply (a typed turn, a greeting or an agent message starts at THINKING, from LISTENING)::
+
+    THINKING ─first audio (or a sentence after tool results)─▶ SPEAKING
+    THINKING, SPEAKING ─tool calls─▶ TOOL_RUNNING ─results in─▶ THINKING
+    THINKING, SPEAKING, TOOL_RUNNING ─barge-in─▶ USER_SPEAKING
+                                     ─reply done, cut or failed─▶ LISTENING
+
+and any state ─▶ ENDED. `ALLOWED` below is the whole table.
+
+Each state carries its own data (the user turn being heard, the reply being prepared or
+spoken): what a conversation is doing is `StateMachine.phase`, and nothing beside it.
+Only `Conversation` calls `StateMachine.go`; collaborators report facts to it. A
+transition outside `ALLOWED` raises `IllegalTransition` where the machine is strict (the
+tests) and is logged and refused in production, where a session must survive a bug.
+Every transition is logged with the session and turn id and handed to `on_transition`
+observers (tests and metrics read those, not the log).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from parley.engine.turns import ReplyJob, UserTurn
 
 log = logging.getLogger("parley.engine")
 
@@ -21,6 +45,7 @@ class State(enum.Enum):
     LISTENING = "listening"
     USER_SPEAKING = "user_speaking"
     ENDPOINTING = "endpointing"
+    PREPARING = "preparing"  # a reply is made for a spoken turn the user may still go on with
     THINKING = "thinking"
     SPEAKING = "speaking"
     TOOL_RUNNING = "tool_running"
@@ -29,45 +54,135 @@ class State(enum.Enum):
 
 S = State
 ALLOWED: dict[State, frozenset[State]] = {
-    S.LISTENING: frozenset({S.USER_SPEAKING, S.THINKING, S.SPEAKING, S.ENDED}),
+    S.LISTENING: frozenset({S.USER_SPEAKING, S.THINKING, S.ENDED}),
     S.USER_SPEAKING: frozenset({S.ENDPOINTING, S.LISTENING, S.ENDED}),
-    S.ENDPOINTING: frozenset({S.USER_SPEAKING, S.THINKING, S.LISTENING, S.ENDED}),
+    S.ENDPOINTING: frozenset({S.USER_SPEAKING, S.PREPARING, S.LISTENING, S.ENDED}),
+    S.PREPARING: frozenset({S.USER_SPEAKING, S.THINKING, S.LISTENING, S.ENDED}),
     S.THINKING: frozenset({S.SPEAKING, S.TOOL_RUNNING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
-    S.SPEAKING: frozenset({S.THINKING, S.TOOL_RUNNING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
-    S.TOOL_RUNNING: frozenset({S.THINKING, S.SPEAKING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
+    S.SPEAKING: frozenset({S.TOOL_RUNNING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
+    S.TOOL_RUNNING: frozenset({S.THINKING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
     S.ENDED: frozenset(),
 }
 
-# States in which an assistant reply is in progress (barge-in applies).
-REPLYING = frozenset({S.THINKING, S.SPEAKING, S.TOOL_RUNNING})
+
+# --- the states and their data -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listening:
+    state: ClassVar[State] = State.LISTENING
+
+
+@dataclass(frozen=True)
+class UserSpeaking:
+    state: ClassVar[State] = State.USER_SPEAKING
+    user: UserTurn
+
+
+@dataclass(frozen=True)
+class Endpointing:
+    state: ClassVar[State] = State.ENDPOINTING
+    user: UserTurn
+    decision: asyncio.Task[None]  # waits out the silence the policy asks for
+
+
+@dataclass(frozen=True)
+class Preparing:
+    """The turn is decided and its reply is being made, but nothing is said or stored
+    yet: speech now continues the same turn and the reply is dropped."""
+
+    state: ClassVar[State] = State.PREPARING
+    user: UserTurn
+    job: ReplyJob
+
+
+@dataclass(frozen=True)
+class Thinking:
+    state: ClassVar[State] = State.THINKING
+    job: ReplyJob
+
+
+@dataclass(frozen=True)
+class Speaking:
+    state: ClassVar[State] = State.SPEAKING
+    job: ReplyJob
+
+
+@dataclass(frozen=True)
+class ToolRunning:
+    state: ClassVar[State] = State.TOOL_RUNNING
+    job: ReplyJob
+
+
+@dataclass(frozen=True)
+class Ended:
+    state: ClassVar[State] = State.ENDED
+    reason: str
+
+
+Phase = (
+    Listening | UserSpeaking | Endpointing | Preparing | Thinking | Speaking | ToolRunning | Ended
+)
+Replying = Thinking | Speaking | ToolRunning  # an assistant reply is under way: barge-in applies
+
+
+@dataclass(frozen=True)
+class Transition:
+    session_id: str
+    turn_id: str  # the turn the new state concerns
+    old: State
+    new: State
+    why: str
+
+
+class IllegalTransition(RuntimeError):
+    pass
 
 
 class StateMachine:
-    def __init__(self, session_id: str) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        strict: bool = False,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> None:
         self.session_id = session_id
-        self.state = State.LISTENING
-        self.turn = ""  # the turn id the current state concerns, for the log
+        self.phase: Phase = Listening()
+        self.strict = strict
+        self._observers: list[Callable[[Transition], None]] = []
+        if on_transition is not None:
+            self._observers.append(on_transition)
 
-    def go(self, new: State, why: str) -> None:
-        old = self.state
-        if new is old:
-            return
-        if new not in ALLOWED[old]:
-            # Not fatal: a session must survive an ordering surprise, but it is a bug.
-            log.error(
-                "session=%s turn=%s illegal transition %s → %s (%s)",
-                self.session_id,
-                self.turn,
-                old.value,
-                new.value,
-                why,
+    @property
+    def state(self) -> State:
+        return self.phase.state
+
+    def observe(self, observer: Callable[[Transition], None]) -> None:
+        self._observers.append(observer)
+
+    def go(self, new: Phase, why: str, turn_id: str = "") -> bool:
+        """Move to `new` (with its data); False if the move is not allowed."""
+        old = self.phase.state
+        if new.state not in ALLOWED[old]:
+            message = (
+                f"session={self.session_id} turn={turn_id} illegal transition "
+                f"{old.value} → {new.state.value} ({why})"
             )
-            if old is State.ENDED:
-                return
+            if self.strict:
+                raise IllegalTransition(message)
+            log.error(message)
+            return False
         log.info(
-            "session=%s turn=%s %s → %s (%s)", self.session_id, self.turn, old.value, new.value, why
+            "session=%s turn=%s %s → %s (%s)",
+            self.session_id,
+            turn_id,
+            old.value,
+            new.state.value,
+            why,
         )
-        self.state = new
-
-    def in_(self, states: frozenset[State]) -> bool:
-        return self.state in states
+        self.phase = new
+        transition = Transition(self.session_id, turn_id, old, new.state, why)
+        for observer in self._observers:
+            observer(transition)
+        return True

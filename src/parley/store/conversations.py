@@ -152,6 +152,7 @@ class ConversationStore:
         self,
         conversation_id: str,
         *,
+        seq: int | None = None,
         role: str,
         text: str,
         timestamp: datetime,
@@ -160,12 +161,16 @@ class ConversationStore:
         interrupted: bool = False,
         meta: dict[str, Any] | None = None,
     ) -> TurnRecord:
-        """Store a completed turn durably and return it with its `turn_id`."""
+        """Store a completed turn durably and return it with its `turn_id`.
+
+        `seq` is the number the live conversation reserved for it (`engine/ledger.py`
+        owns a live conversation's turn ids); without one, the next free number."""
         async with self._sm.begin() as s:
-            q = select(func.coalesce(func.max(Turn.seq), 0)).where(
-                Turn.conversation_id == conversation_id
-            )
-            seq = int((await s.execute(q)).scalar_one()) + 1
+            if seq is None:
+                q = select(func.coalesce(func.max(Turn.seq), 0)).where(
+                    Turn.conversation_id == conversation_id
+                )
+                seq = int((await s.execute(q)).scalar_one()) + 1
             row = Turn(
                 conversation_id=conversation_id,
                 seq=seq,

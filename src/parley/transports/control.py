@@ -74,17 +74,6 @@ async def _update_voice(
     voice_id = _text_field(msg, "voice_id", client)
     if voice_id is None:
         return
-    voice = ctx.voices.get(voice_id)
-    if voice is None:
-        client.send_error("unknown_voice", f"Unknown voice_id {voice_id!r}; see GET /v1/voices.")
-        return
-    if voice.language is not None and voice.language != conv.record.language:
-        client.send_error(
-            "unknown_voice",
-            f"Voice {voice_id!r} speaks {voice.language!r}, not the conversation's "
-            f"{conv.record.language!r}.",
-        )
-        return
     await conv.update_voice(voice_id)
 
 
@@ -138,11 +127,3 @@ async def handle_text(ctx: ServerContext, conv: Conversation, client: Client, te
         )
         return
     await handler(ctx, conv, client, msg)
-
-
-async def on_connect(ctx: ServerContext, conv: Conversation, client: Client, created: bool) -> None:
-    """An agent session's `initial_message` is spoken as soon as the stream first connects,
-    before the user says anything, and recorded as the first turn."""
-    greeting = conv.record.initial_message
-    if created and greeting and not conv.turns and not conv.busy:
-        await conv.speak(greeting, "greeting")

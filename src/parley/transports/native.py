@@ -22,12 +22,11 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from parley.api.auth import bearer_token
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import error_body
-from parley.audio.codecs import Codec, CodecError, make_codec
-from parley.audio.resample import StreamResampler
+from parley.audio.codecs import CodecError
+from parley.audio.wire import WireAudio
 from parley.engine import events as ev
 from parley.engine.conversation import Conversation
 from parley.providers.stt.base import STTError
-from parley.providers.vad.silero import SAMPLE_RATE as ENGINE_RATE
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 from parley.transports import control
@@ -51,9 +50,7 @@ class Connection:
     def __init__(self, websocket: WebSocket, params: StreamParams) -> None:
         self.ws = websocket
         self.params = params
-        self.out_rate = params.sample_rate
-        self.codec: Codec = make_codec(params.encoding, params.sample_rate)
-        self._resampler = StreamResampler(params.sample_rate, ENGINE_RATE)
+        self.wire = WireAudio(params.encoding, params.sample_rate)
         self._outbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._sender = asyncio.create_task(self._send_loop())
         self.closing = False
@@ -66,8 +63,12 @@ class Connection:
         if isinstance(event, ev.SessionEnded):
             await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
 
-    async def audio(self, samples: np.ndarray) -> None:
-        for message in self.codec.encode(samples):
+    async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
+        for message in self.wire.encode(samples, sample_rate):
+            self._put(message)
+
+    async def audio_end(self, cut: bool) -> None:
+        for message in self.wire.end(cut):
             self._put(message)
 
     def put_event(self, event: ev.Event, **extra: Any) -> None:
@@ -96,7 +97,7 @@ class Connection:
             log.debug("send loop ended", exc_info=True)
 
     def decode(self, message: bytes) -> np.ndarray:
-        return self._resampler.process(self.codec.decode(message))
+        return self.wire.decode(message)
 
     def send_error(self, code: str, message: str) -> None:
         self._put(json.dumps({"type": "error", "code": code, "message": message}))
@@ -232,7 +233,7 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         conn.put_event(ev.SessionStarted(session_id, resumed=not created), last_turn_id=latest)
         if params.last_turn_id is not None:
             replay_turns(conn, conv.turns, params.last_turn_id)
-        await control.on_connect(ctx, conv, conn, created)
+        await conv.connected()
         await _receive_loop(ctx, websocket, conn, conv)
     finally:
         sessions.detach(conv, conn)
