@@ -203,3 +203,30 @@ async def test_real_clock_paces_in_real_time() -> None:
     took = clock.now() - start
     assert 0.19 <= took < 0.5  # 300 ms of audio, 100 ms lead
     assert pacer.played_ms == pytest.approx(took * 1000, abs=25)
+
+
+async def test_a_paused_reply_holds_its_place_and_goes_on_from_there() -> None:
+    clock = VirtualClock()
+    sent: list[tuple[float, int]] = []
+
+    async def sink(chunk: np.ndarray) -> None:
+        sent.append((clock.now(), len(chunk)))
+
+    pacer = Pacer(sink, 16000, clock, lead_ms=200)
+    task = asyncio.create_task(pacer.send(np.zeros(16000, dtype=np.int16)))  # 1 s
+    await clock.advance(0.3)
+    pacer.pause()
+    played = pacer.played_ms
+    assert played == pytest.approx(300)
+    count = len(sent)
+    await clock.advance(2.0)  # nothing goes out, nothing more is heard
+    assert len(sent) == count and pacer.played_ms == pytest.approx(played)
+    assert pacer.ahead_ms <= 200 + 1e-6
+    pacer.resume()
+    await clock.advance(0.1)
+    assert pacer.played_ms == pytest.approx(played + 100)
+    await clock.advance(1.0)
+    await task
+    assert sum(n for _, n in sent) == 16000
+    # the second half went out after the pause, at the same pace
+    assert max(t for t, _ in sent) == pytest.approx(2.3 + (1.0 - 0.2 - 0.3), abs=0.021)

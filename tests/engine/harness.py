@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,7 @@ class Harness:
         max_turns: int | None = None,
         system_prompt: str = "You are a helpful assistant.",
         turn_model: TurnModel | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> Harness:
         """`turn_model`: instead of the real Smart Turn (e.g. a `fakes.FixedTurnModel`)."""
         clock = VirtualClock()
@@ -143,6 +145,7 @@ class Harness:
             tools=[],
             context_window=20,
             max_turns=max_turns,
+            settings=settings,
         )
         stream = TrackedSTTStream(await providers.stt.open("en"), tracker)
         sink = RecordingSink(clock, store, tracker)

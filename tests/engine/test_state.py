@@ -25,15 +25,18 @@ def test_every_state_has_a_row_and_ended_is_final() -> None:
 
 
 def test_the_table_is_tight() -> None:
-    """Audio starts only from a reply being thought out; a reply is prepared only for a
-    decided turn; nothing reaches SPEAKING from the user's side."""
+    """Audio starts only from a reply being thought out (or resumed); a reply is prepared
+    only for a decided turn; nothing reaches SPEAKING from the user's side."""
     assert State.SPEAKING not in ALLOWED[State.LISTENING]
     assert State.SPEAKING not in ALLOWED[State.PREPARING]
     assert State.PREPARING not in ALLOWED[State.USER_SPEAKING]
     assert [s for s, targets in ALLOWED.items() if State.PREPARING in targets] == [
         State.ENDPOINTING
     ]
-    assert sorted(s.value for s, t in ALLOWED.items() if State.SPEAKING in t) == ["thinking"]
+    assert sorted(s.value for s, t in ALLOWED.items() if State.SPEAKING in t) == [
+        "paused",
+        "thinking",
+    ]
 
 
 def test_a_strict_machine_raises_on_an_illegal_move_and_stays_put() -> None:

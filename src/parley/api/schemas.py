@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,17 @@ class SessionSettings(_Request):
     tool_hold_ms: int = Field(1500, ge=0, le=60_000, description="Hold line after this wait.")
     tool_timeout_ms: int = Field(10_000, ge=100, le=300_000, description="A tool call fails after.")
     max_tool_rounds: int = Field(3, ge=0, le=10, description="Tool rounds per user turn.")
+    interruption: Literal["adaptive", "immediate", "none"] = Field(
+        "adaptive",
+        description="Speech over a reply: pause, then resume a backchannel or cut (adaptive); "
+        "cut on confirmed speech (immediate); never yield (none).",
+    )
+    backchannel_ms: int = Field(
+        1000, ge=200, le=5000, description="Speech over a reply longer than this interrupts."
+    )
+    pause_limit_ms: int = Field(
+        1500, ge=300, le=2000, description="A paused reply is resumed or cut by then."
+    )
 
 
 class ConversationCreate(_Request):

@@ -26,6 +26,10 @@ comes again, so `played_ms` stalls instead of running ahead of the audio::
 
 (Without stalls this is exactly played = min(sent, clock - t0).)
 
+`pause()` holds the reply where it is (the listener's player pauses too, told by the
+transport): nothing more is sent and `played_ms` stands still until `resume()`, from
+which playback goes on where it stopped.
+
 `played_ms` keeps growing after the sending task is cancelled: the listener still
 plays what it holds until the transport tells it to clear. Read it at the moment
 of the barge-in. A chunk counts as sent once the sink returns; one cancelled
@@ -34,6 +38,7 @@ inside the sink is not counted (an error of at most one chunk).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -78,6 +83,9 @@ class Pacer:
         self._lead = lead_ms / 1000
         self._sent = 0  # samples of this reply the sink has taken
         self._t0: float | None = None  # clock time playback of sample 0 began (moved by stalls)
+        self._paused_at: float | None = None
+        self._running = asyncio.Event()
+        self._running.set()
 
     @property
     def sent_ms(self) -> float:
@@ -93,6 +101,25 @@ class Pacer:
     def ahead_ms(self) -> float:
         """Audio sent but not yet heard: what a barge-in would cut off."""
         return self.sent_ms - self.played_ms
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Hold the reply: no more audio goes out, and the listener's position stops."""
+        if self._paused_at is None:
+            self._paused_at = self._clock.now()
+            self._running.clear()
+
+    def resume(self) -> None:
+        """Go on from where the reply was paused."""
+        if self._paused_at is None:
+            return
+        if self._t0 is not None:
+            self._t0 += self._clock.now() - self._paused_at
+        self._paused_at = None
+        self._running.set()
 
     def reset(self) -> None:
         """Start a new reply: nothing sent, nothing played, timing restarts."""
@@ -115,14 +142,17 @@ class Pacer:
 
     async def drain(self) -> None:
         """Wait until the listener has heard everything sent."""
-        while (
-            left := self._sent / self.sample_rate - self._position(self._clock.now())
-        ) > _EPSILON:
+        while True:
+            await self._running.wait()
+            left = self._sent / self.sample_rate - self._position(self._clock.now())
+            if left <= _EPSILON:
+                return
             await self._clock.sleep(left)
 
     async def _wait_for_room(self, samples: int) -> None:
         # Never waits when the listener has run dry: then ahead <= chunk <= lead.
         while True:
+            await self._running.wait()
             ahead = (self._sent + samples) / self.sample_rate - self._position(self._clock.now())
             if ahead <= self._lead + _EPSILON:
                 return
@@ -138,4 +168,6 @@ class Pacer:
         """Seconds of this reply heard at clock time `now`."""
         if self._t0 is None:
             return 0.0
+        if self._paused_at is not None:
+            now = min(now, self._paused_at)
         return min(max(now - self._t0, 0.0), self._sent / self.sample_rate)

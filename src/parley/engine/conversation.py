@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,13 +39,14 @@ from parley.engine.answering import (
 )
 from parley.engine.endpointing import EndOfTurnDecided
 from parley.engine.ledger import NewTurn, TurnLedger
-from parley.engine.listener import Listener, SpeechPaused, SpeechStarted
+from parley.engine.listener import Listener, SpeechPaused, SpeechStarted, VoiceOnset
 from parley.engine.runtime import Runtime
 from parley.engine.sink import Outlet, Sink
 from parley.engine.state import (
     Ended,
     Endpointing,
     Listening,
+    Paused,
     Phase,
     Preparing,
     Replying,
@@ -57,6 +59,7 @@ from parley.engine.state import (
     UserSpeaking,
 )
 from parley.engine.turns import ReplyJob, UserTurn, new_job
+from parley.engine.yielding import YieldSettings, asks_for_floor, is_backchannel
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import SpeechDetector
 from parley.store.conversations import ConversationStore
@@ -99,6 +102,7 @@ class Conversation:
             stt,
         )
         self.answerer = Answerer(self, runtime)
+        self._yield = YieldSettings.from_settings(record.settings)
         self.out = Outlet(record.id)
         self._last_partial = ""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -117,7 +121,7 @@ class Conversation:
     @property
     def _job(self) -> ReplyJob | None:
         phase = self.sm.phase
-        return phase.job if isinstance(phase, Preparing | Replying) else None
+        return phase.job if isinstance(phase, Preparing | Replying | Paused) else None
 
     @property
     def busy(self) -> bool:
@@ -160,6 +164,8 @@ class Conversation:
         self.out.sink = None
         self.answerer.tool_calls.fail_all("the client disconnected before answering")
         phase = self.sm.phase
+        if isinstance(phase, Paused):  # nobody left to decide: the reply plays on, is stored
+            self._resume(phase, "connection lost: resumed")
         if isinstance(phase, UserSpeaking | Endpointing):  # half-heard: dropped with the line
             if isinstance(phase, Endpointing):
                 phase.decision.cancel()
@@ -189,8 +195,12 @@ class Conversation:
         for event in self.listener.feed(samples, self._clock.now()):
             if isinstance(event, SpeechStarted):
                 self._on_speech_start(event)
-            else:
+            elif isinstance(event, SpeechPaused):
                 self._on_speech_pause(event)
+            elif isinstance(event, VoiceOnset):
+                self._on_voice_onset()
+            elif isinstance(phase := self.sm.phase, Paused) and phase.user is None:
+                self._resume(phase, "a noise: resumed")  # the voice faded unconfirmed
 
     def _on_speech_start(self, event: SpeechStarted) -> None:
         phase = self.sm.phase
@@ -204,7 +214,15 @@ class Conversation:
             self.listener.reopen()
             self._go(UserSpeaking(phase.user), "user went on: same turn")
             return
-        if not isinstance(phase, Listening | Replying):
+        if isinstance(phase, Replying) and self._yield.interruption == "adaptive":
+            self._on_voice_onset()  # the reply began while the voice was already there
+            phase = self.sm.phase
+        if isinstance(phase, Paused) and phase.user is None:
+            self._overlap(phase, UserTurn(started_at=utcnow(), start_ms=event.start_ms))
+            return
+        if not isinstance(phase, Listening | Replying) or (
+            isinstance(phase, Replying) and self._yield.interruption == "none"
+        ):
             return
         user = UserTurn(started_at=utcnow(), start_ms=event.start_ms)
         self._last_partial = ""
@@ -217,6 +235,11 @@ class Conversation:
 
     def on_partial(self, text: str) -> None:
         """An interim transcript from the recogniser, while the user speaks."""
+        phase = self.sm.phase
+        if isinstance(phase, Paused) and phase.user is not None:
+            if asks_for_floor(text, self.record.language):
+                self._interrupt(phase, "words ask for the floor")
+            return
         if not isinstance(self.sm.phase, UserSpeaking | Endpointing) or not text.strip():
             return
         if text != self._last_partial:
@@ -225,6 +248,15 @@ class Conversation:
 
     def _on_speech_pause(self, event: SpeechPaused) -> None:
         phase = self.sm.phase
+        if isinstance(phase, Paused) and phase.user is not None:
+            phase.user.last_voiced_ms = event.last_voiced_ms
+            segment = self._close_segment(phase.user)
+            self._spawn(self._judge_overlap(phase.job, phase.user, segment), "judge")
+            return
+        if isinstance(phase, Replying):  # speech the assistant does not yield to
+            self.listener.drop_turn()
+            self._spawn(self.listener.stt.cancel(), "stt_cancel")
+            return
         if not isinstance(phase, UserSpeaking):
             return
         phase.user.last_voiced_ms = event.last_voiced_ms
@@ -234,12 +266,93 @@ class Conversation:
     async def _decide_end_of_turn(self, user: UserTurn) -> None:
         decision = await floor.end_of_turn(self._rt, self.listener, user, self.record)
         self._tell(decision)
-        self.listener.close_turn()
-        segment = self.listener.finish_segment(self._stt_failed)
-        user.segments.append(self._spawn(segment, "stt_final"))
+        if self.listener.capturing:  # (an interruption's first words are decoded already)
+            self._close_segment(user)
         job = self._new_job(user.speech_end_clock, user)
         self._go(Preparing(user, job), "end of turn decided")
         job.task = self._spawn(self.answerer.answer_speech(job, user), "reply")
+
+    def _close_segment(self, user: UserTurn) -> asyncio.Task[str]:
+        """Stop capturing: the recogniser finishes what the user said since it began."""
+        self.listener.close_turn()
+        segment = self._spawn(self.listener.finish_segment(self._stt_failed), "stt_final")
+        user.segments.append(segment)
+        return segment
+
+    # --- yielding the floor (yielding.py) --------------------------------------------
+
+    def _on_voice_onset(self) -> None:
+        phase = self.sm.phase
+        if not isinstance(phase, Replying) or self._yield.interruption != "adaptive":
+            return
+        job = phase.job
+        job.reply.pause()
+        deadline = self._spawn(self._pause_limit(job), "pause_limit")
+        self._go(Paused(job, phase.state, self._clock.now(), deadline), "voice over the reply")
+        self._spawn(self.emit(ev.ReplyPaused(int(job.reply.played_ms))), "reply_paused")
+
+    def _overlap(self, phase: Paused, user: UserTurn) -> None:
+        """The voice is confirmed speech: longer than a backchannel, it takes the floor."""
+        self.sm.amend(dataclasses.replace(phase, user=user))
+        self._spawn(self._backchannel_limit(phase.job, user), "backchannel_limit")
+
+    async def _backchannel_limit(self, job: ReplyJob, user: UserTurn) -> None:
+        await self._clock.sleep(self._yield.backchannel_ms / 1000)
+        phase = self.sm.phase
+        if isinstance(phase, Paused) and phase.user is user and self.listener.in_speech:
+            self._interrupt(phase, "speech went on: interrupted")
+
+    async def _pause_limit(self, job: ReplyJob) -> None:
+        await self._clock.sleep(self._yield.pause_limit_ms / 1000)
+        phase = self.sm.phase
+        if isinstance(phase, Paused) and phase.job is job:
+            if phase.user is None:
+                self._resume(phase, "pause limit: resumed")
+            else:
+                self._interrupt(phase, "pause limit: interrupted")
+
+    async def _judge_overlap(
+        self, job: ReplyJob, user: UserTurn, segment: asyncio.Task[str]
+    ) -> None:
+        """Short speech over the reply is over: its final words decide."""
+        text = await asyncio.shield(segment)
+        phase = self.sm.phase
+        if not isinstance(phase, Paused) or phase.user is not user:
+            return
+        log.info("session=%s speech over the reply: %r", self.id, text)
+        if is_backchannel(text, self.record.language):
+            self._resume(phase, "backchannel: resumed")
+        else:
+            self._interrupt(phase, "interrupted")
+
+    def _resume(self, phase: Paused, why: str) -> None:
+        phase.deadline.cancel()
+        job = phase.job
+        job.reply.resume()
+        back: Phase = Speaking(job)
+        if phase.back_to is State.THINKING:
+            back = Thinking(job)
+        elif phase.back_to is State.TOOL_RUNNING:
+            back = ToolRunning(job)
+        self._go(back, why)
+        if self.listener.capturing:  # a backchannel is not a turn
+            self.listener.drop_turn()
+            self._spawn(self.listener.stt.cancel(), "stt_cancel")
+        self._spawn(self.emit(ev.ReplyResumed(int(job.reply.played_ms))), "reply_resumed")
+
+    def _interrupt(self, phase: Paused, why: str) -> None:
+        """Cut the paused reply (what was heard: up to the pause); the speech is a turn."""
+        assert phase.user is not None
+        phase.deadline.cancel()
+        self._cut(phase.job)
+        user = phase.user
+        self._last_partial = ""
+        if self.listener.capturing:
+            self._go(UserSpeaking(user), why)
+        else:
+            decision = self._spawn(self._decide_end_of_turn(user), "endpoint")
+            self._go(Endpointing(user, decision), why)
+        self._spawn(self.emit(ev.TurnStart(role="user")), "turn_start")
 
     # --- replies --------------------------------------------------------------------
 
@@ -256,6 +369,11 @@ class Conversation:
         """The answerer's facts about `job` (ignored once it is no longer the reply)."""
         if self._job is not job:
             return
+        phase = self.sm.phase
+        if isinstance(phase, Paused) and isinstance(fact, ToolsCalled | ToolResultsIn):
+            back = State.TOOL_RUNNING if isinstance(fact, ToolsCalled) else State.THINKING
+            self.sm.amend(dataclasses.replace(phase, back_to=back))  # resumes there
+            return
         if isinstance(fact, UserTurnCommitted):
             self._go(Thinking(job), "user turn committed")
         elif isinstance(fact, ToolsCalled):
@@ -263,6 +381,8 @@ class Conversation:
         elif isinstance(fact, ToolResultsIn):
             self._go(Thinking(job), "tool results in")
         elif isinstance(fact, ReplyOver):
+            if isinstance(phase, Paused):
+                phase.deadline.cancel()
             self._go(Listening(), fact.why)
             await self._check_limit()
 
@@ -309,7 +429,7 @@ class Conversation:
         """A typed user turn: same path as speech from the LLM on. Refused while the
         user's spoken turn is open (heard, or decided but not yet answered)."""
         phase = self.sm.phase
-        if isinstance(phase, UserSpeaking | Endpointing | Preparing):
+        if isinstance(phase, UserSpeaking | Endpointing | Preparing | Paused):
             await self.emit(
                 ev.ErrorEvent("injection_refused", "The user is speaking; try again after.")
             )
@@ -377,6 +497,8 @@ class Conversation:
             job = None  # the reply itself ends the conversation (max_turns): it is done
         if isinstance(phase, Endpointing):
             phase.decision.cancel()
+        if isinstance(phase, Paused):
+            phase.deadline.cancel()
         if isinstance(phase, Preparing):
             # the reply was still being prepared: the user's turn was heard, keep it
             self._drop(phase.job)

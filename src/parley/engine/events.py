@@ -46,6 +46,20 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class ReplyPaused:
+    """Voice over the reply: hold playback (keep what is buffered) until resumed or cut."""
+
+    played_ms: int
+
+
+@dataclass(frozen=True)
+class ReplyResumed:
+    """It was a backchannel or a noise: play on from where playback was held."""
+
+    played_ms: int
+
+
+@dataclass(frozen=True)
 class ErrorEvent:
     code: str
     message: str
@@ -77,6 +91,8 @@ Event = (
     | TranscriptEvent
     | TurnEnd
     | Interrupted
+    | ReplyPaused
+    | ReplyResumed
     | ErrorEvent
     | ToolCallEvent
     | Ack

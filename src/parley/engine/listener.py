@@ -47,7 +47,21 @@ class SpeechPaused:
     pause_ms: int  # stream time the pause was detected (last_voiced_ms + stop_ms)
 
 
-ListenEvent = SpeechStarted | SpeechPaused
+@dataclass(frozen=True)
+class VoiceOnset:
+    """The first voiced frame of something not yet confirmed as speech."""
+
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class VoiceGone:
+    """What `VoiceOnset` announced faded before it was confirmed: a cough, a click."""
+
+    at_ms: int
+
+
+ListenEvent = SpeechStarted | SpeechPaused | VoiceOnset | VoiceGone
 
 
 class Capture(enum.Enum):
@@ -96,6 +110,11 @@ class Listener:
         self._detector.end_threshold = max(0.01, threshold - END_THRESHOLD_OFFSET)
 
     @property
+    def capturing(self) -> bool:
+        """A turn is open: its audio goes to the recogniser."""
+        return self.capture in _CAPTURING
+
+    @property
     def in_speech(self) -> bool:
         return self._detector.in_speech
 
@@ -106,7 +125,11 @@ class Listener:
         events: list[ListenEvent] = []
         while (frame := self._frames.pop()) is not None:
             self.stream_ms += FRAME_MS
+            was_candidate = self._detector.candidate
             update = self._detector.update(self._vad.probability(frame))
+            if not update.in_speech and self._detector.candidate != was_candidate:
+                onset = self._detector.candidate
+                events.append(VoiceOnset(self.stream_ms) if onset else VoiceGone(self.stream_ms))
             if update.probability >= self._detector.end_threshold:
                 self.last_voiced_ms = self.stream_ms
                 self.last_voiced_clock = now

@@ -80,6 +80,7 @@ class Reply:
         self.timings = ReplyTimings(started=clock.now())
         self._audio_ms = 0.0  # reply audio produced so far (the pacer's timeline)
         self._starting: Spoken | None = None  # the sentence whose first chunk is next out
+        self._paused = False  # held before its pacer exists
 
     @property
     def sample_rate(self) -> int | None:
@@ -93,6 +94,17 @@ class Reply:
     @property
     def sent_ms(self) -> float:
         return 0.0 if self.pacer is None else self.pacer.sent_ms
+
+    def pause(self) -> None:
+        """Hold the reply's audio where it is (`resume` goes on from there)."""
+        self._paused = True
+        if self.pacer is not None:
+            self.pacer.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.pacer is not None:
+            self.pacer.resume()
 
     async def _send(self, samples: np.ndarray) -> None:
         if (sentence := self._starting) is not None:

@@ -14,6 +14,12 @@ The reply (a typed turn, a greeting or an agent message starts at THINKING, from
     THINKING, SPEAKING, TOOL_RUNNING ─barge-in─▶ USER_SPEAKING
                                      ─reply done, cut or failed─▶ LISTENING
 
+Yielding in two steps (`yielding.py`)::
+
+    THINKING, SPEAKING, TOOL_RUNNING ─voice over the reply─▶ PAUSED
+    PAUSED ─noise, backchannel─▶ back where it was
+           ─interruption─▶ USER_SPEAKING (speech goes on) or ENDPOINTING (it is over)
+
 and any state ─▶ ENDED. `ALLOWED` below is the whole table.
 
 Each state carries its own data (the user turn being heard, the reply being prepared or
@@ -49,6 +55,7 @@ class State(enum.Enum):
     THINKING = "thinking"
     SPEAKING = "speaking"
     TOOL_RUNNING = "tool_running"
+    PAUSED = "paused"  # voice over the reply: its audio held while yielding is decided
     ENDED = "ended"
 
 
@@ -58,9 +65,24 @@ ALLOWED: dict[State, frozenset[State]] = {
     S.USER_SPEAKING: frozenset({S.ENDPOINTING, S.LISTENING, S.ENDED}),
     S.ENDPOINTING: frozenset({S.USER_SPEAKING, S.PREPARING, S.LISTENING, S.ENDED}),
     S.PREPARING: frozenset({S.USER_SPEAKING, S.THINKING, S.LISTENING, S.ENDED}),
-    S.THINKING: frozenset({S.SPEAKING, S.TOOL_RUNNING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
-    S.SPEAKING: frozenset({S.TOOL_RUNNING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
-    S.TOOL_RUNNING: frozenset({S.THINKING, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
+    S.THINKING: frozenset(
+        {S.SPEAKING, S.TOOL_RUNNING, S.PAUSED, S.LISTENING, S.USER_SPEAKING, S.ENDED}
+    ),
+    S.SPEAKING: frozenset({S.TOOL_RUNNING, S.PAUSED, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
+    S.TOOL_RUNNING: frozenset({S.THINKING, S.PAUSED, S.LISTENING, S.USER_SPEAKING, S.ENDED}),
+    # resumed (to where it was), an interruption (its speech going on, or already over),
+    # or the reply failed while paused
+    S.PAUSED: frozenset(
+        {
+            S.THINKING,
+            S.SPEAKING,
+            S.TOOL_RUNNING,
+            S.USER_SPEAKING,
+            S.ENDPOINTING,
+            S.LISTENING,
+            S.ENDED,
+        }
+    ),
     S.ENDED: frozenset(),
 }
 
@@ -115,13 +137,34 @@ class ToolRunning:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """Voice over the reply (`yielding.py`): the reply's audio is held, its LLM and tools
+    go on, while a short decision says whether to resume it or cut it."""
+
+    state: ClassVar[State] = State.PAUSED
+    job: ReplyJob
+    back_to: State  # where resuming returns: THINKING, SPEAKING or TOOL_RUNNING
+    since: float  # clock time of the pause
+    deadline: asyncio.Task[None]  # decides at `pause_limit_ms` at the latest
+    user: UserTurn | None = None  # the overlapping speech, once confirmed
+
+
+@dataclass(frozen=True)
 class Ended:
     state: ClassVar[State] = State.ENDED
     reason: str
 
 
 Phase = (
-    Listening | UserSpeaking | Endpointing | Preparing | Thinking | Speaking | ToolRunning | Ended
+    Listening
+    | UserSpeaking
+    | Endpointing
+    | Preparing
+    | Thinking
+    | Speaking
+    | ToolRunning
+    | Paused
+    | Ended
 )
 Replying = Thinking | Speaking | ToolRunning  # an assistant reply is under way: barge-in applies
 
@@ -160,6 +203,12 @@ class StateMachine:
 
     def observe(self, observer: Callable[[Transition], None]) -> None:
         self._observers.append(observer)
+
+    def amend(self, new: Phase) -> None:
+        """New data for the same state (a paused reply's speech, confirmed)."""
+        if new.state is not self.phase.state:
+            raise IllegalTransition(f"amend {self.phase.state.value} with {new.state.value}")
+        self.phase = new
 
     def go(self, new: Phase, why: str, turn_id: str = "") -> bool:
         """Move to `new` (with its data); False if the move is not allowed."""

@@ -33,6 +33,10 @@ def to_json(event: ev.Event) -> dict[str, Any]:
             return out
         case ev.Interrupted(turn_id=tid, played_ms=played):
             return {"type": "interrupted", "turn_id": tid, "played_ms": played}
+        case ev.ReplyPaused(played_ms=played):
+            return {"type": "reply_paused", "played_ms": played}
+        case ev.ReplyResumed(played_ms=played):
+            return {"type": "reply_resumed", "played_ms": played}
         case ev.ErrorEvent(code=code, message=message):
             return {"type": "error", "code": code, "message": message}
         case ev.ToolCallEvent(call_id=cid, name=name, arguments=args):

@@ -88,6 +88,11 @@ class SpeechDetector:
     def in_speech(self) -> bool:
         return self._in_speech
 
+    @property
+    def candidate(self) -> bool:
+        """Voice heard but not yet confirmed as speech (a cough, a click, or speech)."""
+        return self._candidate_start is not None
+
     def _ms(self, frame_index: int) -> int:
         return frame_index * self._frame_samples * 1000 // self._rate
 
