@@ -449,7 +449,7 @@ class Conversation:
         if self._endpoint is not None:
             self._endpoint.cancel()
         self.sm.go(State.ENDED, reason)
-        await self._store.end(self.id)
+        await self._store.end(self.id, reason=reason)
         await self.emit(ev.SessionEnded(reason))
         await self.close()
 
