@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +26,7 @@ from tests.speech import speak
 from tests.stream.conftest import new_conversation
 from tests.stream_client import StreamClient
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 ALL_EVENTS = ["conversation.started", "conversation.ended", "turn.completed", "tool.failed"]
 QUESTION = "What is the weather like in Paris today?"
 TIMEOUT_S = 3.0  # a webhook attempt's deadline on this server
@@ -102,7 +108,10 @@ async def test_signed_events_and_the_history_after_a_spoken_exchange(
         await stream.close()
     assert client.delete(f"/v1/conversations/{sid}").status_code == 200
     events = await wait_events(rx, "conversation.ended")
+    readme_verify = readme_snippet("webhook-verify", "python")
     for got in rx.received:  # every delivery is signed with this webhook's secret
+        assert readme_verify(hook["secret"], got.headers["parley-signature"], got.body)
+        assert not readme_verify(hook["secret"], got.headers["parley-signature"], b"{}")
         assert got.headers["content-type"] == "application/json"
         assert verify(hook["secret"], got.headers["parley-signature"], got.body)
         assert not verify(hook["secret"], got.headers["parley-signature"], got.body + b" ")
@@ -126,6 +135,37 @@ async def test_signed_events_and_the_history_after_a_spoken_exchange(
     assert "weather" in data["history"][0]["text"].lower()
     assert data["history"][1]["text"].startswith("You said:")
     assert {r.headers["parley-event"] for r in rx.received} == set(kinds)
+
+
+def readme_snippet(marker: str, lang: str) -> Any:
+    match = re.search(rf"<!-- {marker} -->\n```{lang}\n(.*?)```", README.read_text(), re.S)
+    assert match, f"no {marker} block in the README"
+    if lang != "python":
+        return match.group(1)
+    scope: dict[str, Any] = {}
+    exec(match.group(1), scope)  # the receiver's five lines, as pasted
+    verify_: Callable[[str, str, bytes], bool] = scope["verify"]
+    return verify_
+
+
+def test_the_readme_operator_commands_run(server: ServerThread, api_key: str, rx: Receiver) -> None:
+    script = readme_snippet("operator-curl", "sh").replace(
+        "https://crm.example.com/parley", rx.url()
+    )
+    env = {**os.environ, "KEY": api_key, "API": server.url}
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"metadata":{"callSid":"CA42"}' in out.stdout
+    assert '"status":"paused"' in out.stdout and '"terminated_sessions":["ses_' in out.stdout
+    assert "WEBVTT - ses_" in out.stdout
+    assert out.stderr.startswith("whsec_")  # the secret, shown once
+    assert '"deleted":true' in out.stdout and '{"error":{' not in out.stdout
 
 
 async def test_a_failing_receiver_is_retried_with_backoff_and_recorded(
