@@ -74,3 +74,30 @@ def test_webhooks_are_scoped_to_their_account(server: ServerThread, client: http
         assert other.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
         assert other.delete(f"/v1/webhooks/{hook['id']}").status_code == 404
     assert client.get(f"/v1/webhooks/{hook['id']}").status_code == 200
+
+
+def test_openapi_documents_the_operator_endpoints(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+
+    def ok_schema(path: str, method: str) -> str:
+        content = paths[path][method]["responses"]["200"]["content"]
+        return str(content["application/json"]["schema"]["$ref"]).rsplit("/", 1)[-1]
+
+    assert ok_schema("/v1/agents/{agent_id}", "patch") == "AgentUpdated"
+    assert paths["/v1/agents/{agent_id}"]["patch"]["requestBody"]["content"][
+        "application/json"]["schema"]["$ref"].endswith("/AgentUpdate")
+    assert ok_schema("/v1/agents/{agent_id}/sessions", "get") == "AgentSessionList"
+    assert "409" in paths["/v1/agents/{agent_id}/sessions"]["post"]["responses"]
+    assert ok_schema("/v1/conversations", "get") == "ConversationList"
+    params = {p["name"] for p in paths["/v1/conversations"]["get"]["parameters"]}
+    assert {"status", "agent_id", "created_after", "created_before", "cursor", "order",
+            "limit", "offset"} <= params
+    assert "metadata.KEY=VALUE" in paths["/v1/conversations"]["get"]["description"]
+    transcript = paths["/v1/conversations/{session_id}/transcript"]["get"]
+    assert {"text/plain", "text/vtt"} <= set(transcript["responses"]["200"]["content"])
+    assert ok_schema("/v1/webhooks", "post") == "WebhookCreated"
+    assert ok_schema("/v1/webhooks", "get") == "WebhookList"
+    assert ok_schema("/v1/webhooks/{webhook_id}", "delete") == "WebhookDeleted"
+    assert ok_schema("/v1/webhooks/{webhook_id}/deliveries", "get") == "DeliveryList"
+    assert "attempt_log" in spec["components"]["schemas"]["DeliveryOut"]["properties"]
