@@ -54,11 +54,11 @@ def parse_time(value: str | None, param: str) -> datetime | None:
         return None
     try:
         dt = datetime.fromisoformat(value.strip().replace(" ", "+"))
-    except ValueError:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ApiError(
             400, f"Invalid '{param}' {value!r}: use ISO 8601, e.g. 2026-11-20T10:30:00Z.", param
         ) from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def metadata_filters(request: Request) -> list[tuple[str, str]]:
