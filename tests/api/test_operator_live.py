@@ -21,7 +21,7 @@ import webvtt
 from parley.client.webhooks import verify
 from tests.doubles.llm_server import LLMServer, Script, text, tool_call
 from tests.doubles.receiver import Received, Receiver, Reply
-from tests.harness import ServerThread, fresh_database_url, server_settings
+from tests.harness import ServerThread, llm_backed_server
 from tests.speech import speak
 from tests.stream.conftest import new_conversation
 from tests.stream_client import StreamClient
@@ -46,18 +46,10 @@ def _reset_llm(llm: LLMServer) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    tmp = tmp_path_factory.mktemp("webhooks")
-    settings = server_settings(
-        fresh_database_url("sqlite", tmp),
-        tmp,
-        llm_base_url=llm.base_url,
-        llm_model="test-model",
-        webhook_allow="127.0.0.1",
-        webhook_backoff_s=0.1,
-        webhook_timeout_s=TIMEOUT_S,
-        webhook_max_attempts=4,
-    )
-    with ServerThread(settings) as srv:
+    with llm_backed_server(
+        llm.base_url, tmp_path_factory.mktemp("operator"), webhook_allow="127.0.0.1",
+        webhook_backoff_s=0.1, webhook_timeout_s=TIMEOUT_S, webhook_max_attempts=4,
+    ) as srv:
         yield srv
 
 
@@ -84,6 +76,15 @@ async def wait_events(rx: Receiver, kind: str, n: int = 1, timeout: float = 15) 
     return events_of(await asyncio.to_thread(rx.wait_for, done, timeout))
 
 
+async def spoken_exchange(stream: StreamClient) -> None:
+    """The question spoken into a fresh stream, until the stored end of the answer."""
+    await stream.wait_for("session_started")
+    await stream.send_silence(0.3)
+    await stream.send_audio(speak(QUESTION))
+    await stream.send_silence(1.5)
+    await stream.wait_for("turn_end", role="assistant", timeout=30)
+
+
 async def typed_exchange(stream: StreamClient, text_: str, n: int) -> float:
     """Seconds from a typed user turn to the stored end of the n-th assistant turn."""
     start = time.monotonic()
@@ -99,11 +100,7 @@ async def test_signed_events_and_the_history_after_a_spoken_exchange(
     sid = new_conversation(client)
     stream = await StreamClient.connect(server.ws_url, sid, api_key)
     try:
-        await stream.wait_for("session_started")
-        await stream.send_silence(0.3)
-        await stream.send_audio(speak(QUESTION))
-        await stream.send_silence(1.5)
-        await stream.wait_for("turn_end", role="assistant", timeout=30)
+        await spoken_exchange(stream)
     finally:
         await stream.close()
     assert client.delete(f"/v1/conversations/{sid}").status_code == 200
@@ -284,11 +281,7 @@ async def test_transcript_in_text_and_webvtt(
     sid = new_conversation(client)
     stream = await StreamClient.connect(server.ws_url, sid, api_key)
     try:
-        await stream.wait_for("session_started")
-        await stream.send_silence(0.3)
-        await stream.send_audio(speak(QUESTION))
-        await stream.send_silence(1.5)
-        await stream.wait_for("turn_end", role="assistant", timeout=30)
+        await spoken_exchange(stream)
         await typed_exchange(stream, "Thanks <and> bye & good night.", 2)
     finally:
         await stream.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,35 +17,18 @@ from parley.client.webhooks import verify
 from tests.client.conftest import LOOKUP, VOICE
 from tests.doubles.llm_server import LLMServer
 from tests.doubles.receiver import Receiver, Reply
-from tests.harness import ServerThread, fresh_database_url, server_settings
+from tests.harness import ServerThread, llm_backed_server
 
 
 @pytest.fixture(scope="module")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """As the package's server, with local webhook receivers allowed and fast retries."""
-    tmp = tmp_path_factory.mktemp("operator")
-    settings = server_settings(
-        fresh_database_url("sqlite", tmp),
-        tmp,
-        llm_base_url=llm.base_url,
-        llm_model="test-model",
-        webhook_allow="127.0.0.1",
+    """As the package's server, with local webhook receivers allowed and fast retries
+    (the package's `parley`/`aparley` fixtures connect to this one in this module)."""
+    with llm_backed_server(
+        llm.base_url, tmp_path_factory.mktemp("operator"), webhook_allow="127.0.0.1",
         webhook_backoff_s=0.05,
-    )
-    with ServerThread(settings) as srv:
+    ) as srv:
         yield srv
-
-
-@pytest.fixture
-def parley(server: ServerThread, api_key: str) -> Iterator[Parley]:
-    with Parley(base_url=server.url, api_key=api_key) as client:
-        yield client
-
-
-@pytest.fixture
-async def aparley(server: ServerThread, api_key: str) -> AsyncIterator[AsyncParley]:
-    async with AsyncParley(base_url=server.url, api_key=api_key) as client:
-        yield client
 
 
 def test_update_pause_resume_and_sessions(parley: Parley) -> None:
