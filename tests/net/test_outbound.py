@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from parley.net.outbound import OutboundPolicy, OutboundRefused, send
+from parley.net.outbound import OutboundPolicy, OutboundRefused, PinnedTransport, send
 from tests.doubles.receiver import Receiver, Reply
 
 PUBLIC = "93.184.216.34"  # a global address; never connected to here
@@ -118,3 +119,25 @@ async def test_response_body_is_capped(rx: Receiver) -> None:
     async with OutboundPolicy.from_allow("127.0.0.1").client(timeout=5) as http:
         response = await send(http, "GET", rx.url(), max_body_bytes=1000)
     assert response.truncated and len(response.body) == 1000
+
+
+async def test_https_keeps_the_host_name_for_tls() -> None:
+    """Pinned to the checked IP, a TLS connection still names (and verifies) the host."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return [PUBLIC]
+
+    policy = OutboundPolicy.from_allow("", resolver)
+    transport = PinnedTransport(policy, inner=httpx.MockTransport(answer))
+    async with httpx.AsyncClient(transport=transport) as http:
+        response = await http.post("https://hooks.example/events", content=b"{}")
+    assert response.status_code == 204
+    (request,) = seen
+    assert request.url.host == PUBLIC and request.url.path == "/events"
+    assert request.headers["host"] == "hooks.example"
+    assert request.extensions["sni_hostname"] == "hooks.example"
