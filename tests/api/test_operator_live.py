@@ -223,7 +223,8 @@ async def test_a_hanging_receiver_does_not_slow_the_conversation(
     finally:
         await stream.close()
     # a design that waited on the receiver would add TIMEOUT_S to every stored turn
-    assert max(hung) < max(baseline) + 1.0, (baseline, hung)
+    # (2 stored turns per exchange: +6 s); the margin is for a loaded machine
+    assert max(hung) < max(baseline) + 2.0, (baseline, hung)
     delivery = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["data"][-1]
     deadline = time.monotonic() + TIMEOUT_S + 5
     while delivery["attempts"] == 0 and time.monotonic() < deadline:
