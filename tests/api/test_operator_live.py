@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +27,8 @@ from tests.speech import speak
 from tests.stream.conftest import new_conversation
 from tests.stream_client import StreamClient
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 ALL_EVENTS = ["conversation.started", "conversation.ended", "turn.completed", "tool.failed"]
 QUESTION = "What is the weather like in Paris today?"
 TIMEOUT_S = 3.0  # a webhook attempt's deadline on this server
@@ -341,3 +343,30 @@ async def test_a_live_session_keeps_its_persona_when_the_agent_is_edited(
     assert client.get(f"/v1/conversations/{new}").json()["system_prompt"] == (
         "You are the new persona."
     )
+
+
+async def test_the_example_receiver(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    env = {**os.environ, "PARLEY_BASE_URL": server.url, "PARLEY_API_KEY": api_key}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "examples" / "webhook_receiver.py"), "--port", "0", "--once",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    assert line.startswith("listening on http://127.0.0.1:"), line
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await typed_exchange(stream, "Hello there.", 1)
+    finally:
+        await stream.close()
+    client.delete(f"/v1/conversations/{sid}")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert f"conversation.started {sid}" in lines and f"conversation.ended {sid}" in lines
+    assert "  reason=deleted turns=2" in lines and "  user: Hello there." in lines
+    assert client.get("/v1/webhooks").json()["total"] == 0  # it cleaned up
