@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,19 +118,40 @@ def page_request(limit: int, offset: int, cursor: str | None, order: str) -> Pag
     return replace(page, after=_decode(cursor, newest_first))
 
 
-def query_of(
+@dataclass(frozen=True)
+class ListRequest:
+    """What every conversation list takes: the page, the time and metadata filters."""
+
+    page: PageRequest
+    created_after: datetime | None
+    created_before: datetime | None
+    metadata: tuple[tuple[str, str], ...]
+
+    def query(self, account: str, **fields: Any) -> ConversationQuery:
+        return ConversationQuery(
+            account_id=account,
+            created_after=self.created_after,
+            created_before=self.created_before,
+            metadata=self.metadata,
+            **fields,
+        )
+
+
+def list_request(
     request: Request,
-    account: str,
-    created_after: str | None,
-    created_before: str | None,
-    **fields: Any,
-) -> ConversationQuery:
-    return ConversationQuery(
-        account_id=account,
+    limit: int = LimitQ,
+    offset: int = OffsetQ,
+    cursor: str | None = CursorQ,
+    order: str = OrderQ,
+    created_after: str | None = AfterQ,
+    created_before: str | None = BeforeQ,
+) -> ListRequest:
+    """The shared query parameters, checked (a FastAPI dependency)."""
+    return ListRequest(
+        page=page_request(limit, offset, cursor, order),
         created_after=parse_time(created_after, "created_after"),
         created_before=parse_time(created_before, "created_before"),
         metadata=tuple(metadata_filters(request)),
-        **fields,
     )
 
 
@@ -141,6 +162,7 @@ def page_body(
     page: PageRequest,
     has_more: bool,
 ) -> dict[str, Any]:
+    """The page as answered (`next_cursor` after the last row, if more follow)."""
     cursor = _encode(records[-1], page.newest_first) if has_more and records else None
     return {
         "data": data,

@@ -11,19 +11,7 @@ from fastapi.responses import JSONResponse
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
-from parley.api.listing import (
-    FILTERS_DOC,
-    AfterQ,
-    BeforeQ,
-    CursorQ,
-    LimitQ,
-    OffsetQ,
-    OrderQ,
-    check_choice,
-    page_body,
-    page_request,
-    query_of,
-)
+from parley.api.listing import FILTERS_DOC, ListRequest, check_choice, list_request, page_body
 from parley.api.routes.conversations import CLOSE_DELETED
 from parley.api.schemas import (
     CONFLICT_RESPONSES,
@@ -207,31 +195,22 @@ async def delete_agent(
 async def list_agent_sessions(
     agent_id: str,
     request: Request,
-    limit: int = LimitQ,
-    offset: int = OffsetQ,
-    cursor: str | None = CursorQ,
-    order: str = OrderQ,
     status: str | None = Query(None, description="active | ended | expired"),
-    created_after: str | None = AfterQ,
-    created_before: str | None = BeforeQ,
+    listing: ListRequest = Depends(list_request),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> Any:
     if await ctx.store.agents.get(agent_id, account) is None:
         raise not_found("agent", agent_id, "agent_id")
-    query = query_of(
-        request,
+    query = listing.query(
         account,
-        created_after,
-        created_before,
         agent_id=agent_id,
         status=check_choice(status, "status", SESSION_STATUSES),
         session_statuses=True,
     )
-    page = page_request(limit, offset, cursor, order)
-    recs, total, more = await ctx.store.conversations.search(query, page)
+    recs, total, more = await ctx.store.conversations.search(query, listing.page)
     data = [session_out(request, ctx, r) for r in recs]
-    return JSONResponse(page_body(data, recs, total, page, more))
+    return JSONResponse(page_body(data, recs, total, listing.page, more))
 
 
 @router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=CONFLICT_RESPONSES)

@@ -10,19 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
-from parley.api.listing import (
-    FILTERS_DOC,
-    AfterQ,
-    BeforeQ,
-    CursorQ,
-    LimitQ,
-    OffsetQ,
-    OrderQ,
-    check_choice,
-    page_body,
-    page_request,
-    query_of,
-)
+from parley.api.listing import FILTERS_DOC, ListRequest, check_choice, list_request, page_body
 from parley.api.schemas import (
     ERROR_RESPONSES,
     ConversationCreate,
@@ -164,29 +152,18 @@ def summary_out(rec: ConversationRecord) -> dict[str, Any]:
     "Status: ready | active | ended; `agent_id` keeps one agent's sessions. " + FILTERS_DOC,
 )
 async def list_conversations(
-    request: Request,
-    limit: int = LimitQ,
-    offset: int = OffsetQ,
-    cursor: str | None = CursorQ,
-    order: str = OrderQ,
     status: str | None = Query(None, description="ready | active | ended"),
     agent_id: str | None = Query(None, max_length=40, description="Sessions of this agent."),
-    created_after: str | None = AfterQ,
-    created_before: str | None = BeforeQ,
+    listing: ListRequest = Depends(list_request),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> Any:
-    query = query_of(
-        request,
-        account,
-        created_after,
-        created_before,
-        agent_id=agent_id,
-        status=check_choice(status, "status", STATUSES),
+    query = listing.query(
+        account, agent_id=agent_id, status=check_choice(status, "status", STATUSES)
     )
-    page = page_request(limit, offset, cursor, order)
-    recs, total, more = await ctx.store.conversations.search(query, page)
-    return JSONResponse(page_body([summary_out(r) for r in recs], recs, total, page, more))
+    recs, total, more = await ctx.store.conversations.search(query, listing.page)
+    data = [summary_out(r) for r in recs]
+    return JSONResponse(page_body(data, recs, total, listing.page, more))
 
 
 @router.get(
