@@ -122,10 +122,15 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
 
 
 @contextlib.contextmanager
-def llm_backed_server(llm_base_url: str, tmp: Path) -> Iterator[ServerThread]:
-    """A live server on a fresh SQLite file whose LLM is the double at `llm_base_url`."""
+def llm_backed_server(llm_base_url: str, tmp: Path, **overrides: Any) -> Iterator[ServerThread]:
+    """A live server on a fresh SQLite file whose LLM is the double at `llm_base_url`
+    (`overrides`: more settings)."""
     settings = server_settings(
-        fresh_database_url("sqlite", tmp), tmp, llm_base_url=llm_base_url, llm_model="test-model"
+        fresh_database_url("sqlite", tmp),
+        tmp,
+        llm_base_url=llm_base_url,
+        llm_model="test-model",
+        **overrides,
     )
     with ServerThread(settings) as srv:
         yield srv

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     session_linger_s: float = 30.0  # a dropped session's conversation waits this long
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    # Event webhooks (and the outbound-address policy: hosts, IPs, CIDRs allowed even if
+    # loopback/private, comma-separated, e.g. "127.0.0.1,10.0.0.0/8")
+    webhook_allow: str = ""
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 6
+    webhook_backoff_s: float = 2.0  # before the 2nd attempt; doubles each time
 
     # Providers
     stt: str = "auto"  # auto | pocketsphinx | whisper | openai

@@ -144,9 +144,9 @@ class TrackedStore(ConversationStore):
         with self._tracker.busy("store"):
             return await super().append_turn(conversation_id, **fields)
 
-    async def end(self, conversation_id: str, status: str = "ended") -> Any:
+    async def end(self, conversation_id: str, status: str = "ended", reason: str = "ended") -> Any:
         with self._tracker.busy("store"):
-            return await super().end(conversation_id, status)
+            return await super().end(conversation_id, status, reason)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from parley import __version__
 from parley.api.context import ServerContext
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, health, voices
+from parley.api.routes import agents, conversations, health, voices, webhooks
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -21,6 +21,7 @@ from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import purge_forever
 from parley.transports import native
+from parley.webhooks.service import start_webhooks
 
 log = logging.getLogger("parley")
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = SessionManager(runtime, store.conversations, settings.session_linger_s)
         ctx = ServerContext(settings=settings, store=store, runtime=runtime, sessions=sessions)
         app.state.ctx = ctx
+        deliveries = await start_webhooks(store, settings)
         purge = asyncio.create_task(
             purge_forever(store, settings.history_retention_days, settings.purge_interval_s)
         )
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
             await ctx.sessions.close()
+            await deliveries.close()
             await runtime.close()
             await store.close()
 
@@ -61,6 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, voices, health, native, playground):
+    for module in (conversations, agents, webhooks, voices, health, native, playground):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,13 +42,34 @@ class ConversationCreate(_Request):
     settings: SessionSettings | None = None
 
 
+# An agent's fields, shared by create and PATCH (one definition of each constraint).
+AgentName = Annotated[str, Field(min_length=1, max_length=200)]
+VoiceId = Annotated[str, Field(min_length=1, max_length=200, description="See GET /v1/voices.")]
+SystemPrompt = Annotated[str, Field(min_length=1, max_length=100_000)]
+MaxTurns = Annotated[int, Field(ge=1, description="Turns per session; null = unlimited.")]
+
+
 class AgentCreate(_Request):
-    name: str = Field(min_length=1, max_length=200)
-    voice_id: str = Field(min_length=1, max_length=200)
-    system_prompt: str = Field(min_length=1, max_length=100_000)
+    name: AgentName
+    voice_id: VoiceId
+    system_prompt: SystemPrompt
     language: str = "en"
     tools: list[Any] | None = None
-    max_turns: int | None = Field(50, ge=1)
+    max_turns: MaxTurns | None = 50
+
+
+class AgentUpdate(_Request):
+    """PATCH: only the fields given change (`max_turns: null` makes it unlimited)."""
+
+    name: AgentName | None = None
+    voice_id: VoiceId | None = None
+    system_prompt: SystemPrompt | None = None
+    language: str | None = None
+    tools: list[Any] | None = None
+    max_turns: MaxTurns | None = None
+    status: Literal["active", "paused"] | None = Field(
+        None, description="`paused` refuses new sessions; `active` resumes."
+    )
 
 
 class AgentSessionCreate(_Request):
@@ -141,6 +162,12 @@ class AgentList(BaseModel):
     has_more: bool
 
 
+class AgentUpdated(AgentOut):
+    terminated_sessions: list[str] | None = Field(
+        None, description="With ?end_sessions=true: the live sessions that were ended."
+    )
+
+
 class AgentDeleted(BaseModel):
     id: str
     status: str
@@ -156,6 +183,93 @@ class AgentSessionOut(BaseModel):
     status: str
     metadata: dict[str, Any] | None = None
     initial_message: str | None = None
+
+
+class Page(BaseModel):
+    total: int = Field(description="Rows matching the filters.")
+    limit: int
+    offset: int
+    has_more: bool
+    next_cursor: str | None = Field(
+        None, description="Pass as ?cursor= for the next page (null on the last)."
+    )
+
+
+class AgentSessionList(Page):
+    data: list[AgentSessionOut]
+
+
+class ConversationSummary(BaseModel):
+    session_id: str
+    status: str
+    agent_id: str | None = None
+    voice_id: str
+    language: str
+    total_turns: int
+    created_at: str
+    last_activity_at: str
+    ended_at: str | None = None
+    expires_at: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ConversationList(Page):
+    data: list[ConversationSummary]
+
+
+class WebhookCreate(_Request):
+    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to.")
+    events: list[str] = Field(
+        min_length=1,
+        description="conversation.started, conversation.ended, turn.completed, tool.failed",
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Signs every delivery; shown only once, at creation.")
+
+
+class WebhookList(Page):
+    data: list[WebhookOut]
+
+
+class WebhookDeleted(BaseModel):
+    id: str
+    deleted: bool
+
+
+class DeliveryAttempt(BaseModel):
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    webhook_id: str
+    event_id: str
+    event: str
+    status: str = Field(description="pending (retrying) | delivered | failed")
+    attempts: int
+    status_code: int | None
+    error: str | None
+    created_at: str
+    completed_at: str | None
+    next_attempt_at: str | None
+    attempt_log: list[DeliveryAttempt]
+
+
+class DeliveryList(Page):
+    data: list[DeliveryOut]
 
 
 class VoiceOut(BaseModel):
@@ -188,3 +302,4 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
 }
+CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 409: {"model": ErrorBody}}

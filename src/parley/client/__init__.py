@@ -33,6 +33,14 @@ from parley.client.events import (
     TurnStart,
     VoiceUpdated,
 )
+from parley.client.listings import (
+    ConversationSummary,
+    Delivery,
+    DeliveryAttempt,
+    Page,
+    Webhook,
+    WebhookDeleted,
+)
 from parley.client.models import (
     Agent,
     AgentDeleted,
@@ -49,6 +57,12 @@ from parley.client.stream import AsyncStream, StreamOptions
 from parley.client.sync_stream import Stream
 
 __all__ = [
+    "ConversationSummary",
+    "Delivery",
+    "DeliveryAttempt",
+    "Page",
+    "Webhook",
+    "WebhookDeleted",
     "Agent",
     "AgentDeleted",
     "AgentMessageInjected",

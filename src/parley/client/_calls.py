@@ -35,6 +35,7 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     params: Mapping[str, Any] | None = None
+    text: bool = False  # `parse` gets the body as text, not JSON
 
 
 def path_segment(ident: str) -> str:

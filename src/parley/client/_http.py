@@ -55,6 +55,8 @@ class ClientConfig:
 def _parse(call: Call[T], response: httpx.Response) -> T:
     if response.status_code >= 400:
         raise error_from_body(response.status_code, response.content)
+    if call.text:
+        return call.parse(response.text)
     try:
         data = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from parley.client import _calls as api
+from parley.client import _calls_ops as ops
 from parley.client._calls import ToolSpec
+from parley.client._calls_ops import UNSET
 from parley.client._http import ClientConfig, SyncHTTP
 from parley.client.errors import ParleyError
+from parley.client.listings import ConversationSummary, Delivery, Page, Webhook, WebhookDeleted
 from parley.client.models import (
     Agent,
     AgentDeleted,
@@ -56,6 +60,46 @@ class Conversations:
     def delete(self, session_id: str) -> ConversationEnded:
         """End the session (closes its live stream; idempotent)."""
         return self._http.call(api.delete_conversation(session_id))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        agent_id: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        order: str = "desc",
+        limit: int = 20,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> Page[ConversationSummary]:
+        """One page of conversations (no history), newest first unless `order="asc"`;
+        `metadata` entries must all match; `cursor` is a page's `next_cursor`."""
+        params = ops.list_params(
+            status=status,
+            agent_id=agent_id,
+            created_after=created_after,
+            created_before=created_before,
+            metadata=metadata,
+            order=order,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+        return self._http.call(ops.list_conversations(params))
+
+    def iter(self, *, page_size: int = 20, **filters: Any) -> Iterator[ConversationSummary]:
+        """Every matching conversation, page after page by cursor (filters as `list`)."""
+        page = self.list(limit=page_size, **filters)
+        yield from page.data
+        while page.next_cursor is not None:
+            page = self.list(limit=page_size, cursor=page.next_cursor, **filters)
+            yield from page.data
+
+    def transcript(self, session_id: str, format: str = "txt") -> str:
+        """The history as text: `"txt"` (plain) or `"vtt"` (WebVTT)."""
+        return self._http.call(ops.transcript(session_id, format))
 
     def stream_token(self, session_id: str) -> StreamToken:
         """A short-lived token that opens only this session's stream (for browsers)."""
@@ -102,8 +146,39 @@ class Conversations:
 
 
 class AgentSessions:
+    """`agents.sessions.create(agent_id, …)` starts one; `agents.sessions(agent_id, …)`
+    (or `.list`) lists them, with the filters of `conversations.list`."""
+
     def __init__(self, http: SyncHTTP) -> None:
         self._http = http
+
+    def list(
+        self,
+        agent_id: str,
+        *,
+        status: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        order: str = "desc",
+        limit: int = 20,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> Page[AgentSession]:
+        """One page of the agent's sessions (`status`: active | ended | expired)."""
+        params = ops.list_params(
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            metadata=metadata,
+            order=order,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+        return self._http.call(ops.list_agent_sessions(agent_id, params))
+
+    __call__ = list
 
     def create(
         self,
@@ -148,6 +223,39 @@ class Agents:
             yield from page.data
             offset = page.next_offset
 
+    def update(
+        self,
+        agent_id: str,
+        *,
+        name: str = UNSET,
+        voice_id: str = UNSET,
+        system_prompt: str = UNSET,
+        language: str = UNSET,
+        tools: Sequence[ToolSpec] | None = UNSET,
+        max_turns: int | None = UNSET,
+        status: str = UNSET,
+        end_sessions: bool = False,
+    ) -> Agent:
+        """Change the given fields in place (new sessions use them; live ones keep theirs).
+        `end_sessions=True` also ends the agent's live sessions (`terminated_sessions`)."""
+        changes = dict(
+            name=name,
+            voice_id=voice_id,
+            system_prompt=system_prompt,
+            language=language,
+            tools=tools,
+            max_turns=max_turns,
+            status=status,
+        )
+        return self._http.call(ops.update_agent(agent_id, changes, end_sessions))
+
+    def pause(self, agent_id: str, end_sessions: bool = False) -> Agent:
+        """New sessions are refused (409 `agent_paused`) until `resume`."""
+        return self.update(agent_id, status="paused", end_sessions=end_sessions)
+
+    def resume(self, agent_id: str) -> Agent:
+        return self.update(agent_id, status="active")
+
     def delete(self, agent_id: str) -> AgentDeleted:
         """Delete the agent and end its live sessions."""
         return self._http.call(api.delete_agent(agent_id))
@@ -159,6 +267,30 @@ class Voices:
 
     def list(self, language: str | None = None, engine: str | None = None) -> list[Voice]:
         return self._http.call(api.list_voices(language, engine))
+
+
+class Webhooks:
+    """Event webhooks; check deliveries with `parley.client.webhooks.verify`."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def create(self, url: str, events: Sequence[str] = ops.EVENTS) -> Webhook:
+        """Register `url` for `events`; the result's `secret` is shown only this once."""
+        return self._http.call(ops.create_webhook(url, events))
+
+    def list(self, limit: int = 20, offset: int = 0) -> Page[Webhook]:
+        return self._http.call(ops.list_webhooks(limit, offset))
+
+    def get(self, webhook_id: str) -> Webhook:
+        return self._http.call(ops.get_webhook(webhook_id))
+
+    def delete(self, webhook_id: str) -> WebhookDeleted:
+        return self._http.call(ops.delete_webhook(webhook_id))
+
+    def deliveries(self, webhook_id: str, limit: int = 20, offset: int = 0) -> Page[Delivery]:
+        """What was sent, newest first: status, attempts and each attempt's outcome."""
+        return self._http.call(ops.list_deliveries(webhook_id, limit, offset))
 
 
 class Parley:
@@ -177,6 +309,7 @@ class Parley:
         self.conversations = Conversations(self._http)
         self.agents = Agents(self._http)
         self.voices = Voices(self._http)
+        self.webhooks = Webhooks(self._http)
 
     @property
     def base_url(self) -> str:

@@ -212,6 +212,8 @@ class Agent:
     max_turns: int | None
     status: str
     created_at: datetime | None
+    # set by `agents.update(..., end_sessions=True)` / `pause`: the sessions it ended
+    terminated_sessions: list[str] | None = None
     raw: JSON = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -227,6 +229,7 @@ class Agent:
             max_turns=d.get("max_turns"),
             status=str(d.get("status", "")),
             created_at=_dt(d.get("created_at")),
+            terminated_sessions=d.get("terminated_sessions"),
             raw=dict(d),
         )
 

@@ -511,7 +511,7 @@ class Conversation:
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored
         self._go(Ended(reason), reason)
-        await self._store.end(self.id)
+        await self._store.end(self.id, reason=reason)
         await self.emit(ev.SessionEnded(reason))
         await self.close()
 

@@ -9,6 +9,8 @@ from parley.store.conversations import ConversationStore
 from parley.store.db import create_engine, migrate, sessionmaker
 from parley.store.keys import KeyStore
 from parley.store.stream_tokens import StreamTokenStore
+from parley.store.webhooks import WebhookStore
+from parley.webhooks.events import EventBus
 
 
 class Store:
@@ -18,7 +20,9 @@ class Store:
         self.engine = engine
         sm = sessionmaker(engine)
         self.keys = KeyStore(sm)
-        self.conversations = ConversationStore(sm)
+        self.events = EventBus()  # conversation events, published after each commit
+        self.conversations = ConversationStore(sm, self.events)
+        self.webhooks = WebhookStore(sm)
         self.agents = AgentStore(sm)
         self.stream_tokens = StreamTokenStore(sm)
 

@@ -12,6 +12,8 @@ from parley.store.records import AgentRecord, ToolDef
 from parley.store.tables import Agent
 from parley.timeutil import utcnow
 
+_EDITABLE = ("name", "voice_id", "system_prompt", "language", "tools", "max_turns", "status")
+
 
 def _record(row: Agent) -> AgentRecord:
     return AgentRecord(
@@ -91,4 +93,20 @@ class AgentStore:
                 return None
             row.status = "deleted"
             row.deleted_at = utcnow()
+        return _record(row)
+
+    async def update(
+        self, agent_id: str, account_id: str, changes: dict[str, Any]
+    ) -> AgentRecord | None:
+        """Apply checked changes (`tools` as `ToolDef`s); None if no such live agent."""
+        async with self._sm.begin() as s:
+            row = await s.get(Agent, agent_id)
+            if row is None or row.account_id != account_id or row.status == "deleted":
+                return None
+            for key, value in changes.items():
+                if key == "tools":
+                    value = [t.to_json() for t in value]
+                if key not in _EDITABLE:
+                    raise ValueError(f"not an editable agent field: {key}")
+                setattr(row, key, value)
         return _record(row)

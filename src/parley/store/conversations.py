@@ -9,9 +9,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley import ids
+from parley.store.listing import ConversationQuery, PageRequest, list_conversations
 from parley.store.records import ConversationRecord, ToolDef, TurnRecord
 from parley.store.tables import Conversation, Turn
 from parley.timeutil import utcnow
+from parley.webhooks import events as ev
 
 LIVE_STATUSES = ("ready", "active")
 
@@ -60,8 +62,12 @@ async def _count_turns(s: AsyncSession, conversation_id: str) -> int:
 
 
 class ConversationStore:
-    def __init__(self, sm: async_sessionmaker[Any]) -> None:
+    """Every path that starts, extends or ends a conversation goes through here, so the
+    store is where conversation events are published (`events`, after each commit)."""
+
+    def __init__(self, sm: async_sessionmaker[Any], events: ev.EventBus | None = None) -> None:
         self._sm = sm
+        self.events = events or ev.EventBus()
 
     async def create(
         self,
@@ -114,25 +120,37 @@ class ConversationStore:
             return _record(row, await _count_turns(s, conversation_id))
 
     async def mark_active(self, conversation_id: str) -> None:
+        """A stream connected: the session is `active` (the first time: `started`)."""
         now = utcnow()
         async with self._sm.begin() as s:
             row = await s.get(Conversation, conversation_id)
             if row is None or row.status not in LIVE_STATUSES:
                 return
+            first = row.started_at is None
             row.status = "active"
             row.started_at = row.started_at or now
             row.last_activity_at = now
+        if first:
+            self.events.publish(ev.Event(ev.CONVERSATION_STARTED, conversation_id))
 
-    async def end(self, conversation_id: str, status: str = "ended") -> ConversationRecord | None:
-        """End a live conversation (idempotent: an ended one is returned as it is)."""
+    async def end(
+        self, conversation_id: str, status: str = "ended", reason: str = "ended"
+    ) -> ConversationRecord | None:
+        """End a live conversation (idempotent: an ended one is returned as it is).
+        `reason` (`deleted`, `max_turns`, `agent_deleted`, …) goes into the event."""
         async with self._sm.begin() as s:
             row = await s.get(Conversation, conversation_id)
             if row is None:
                 return None
-            if row.status in LIVE_STATUSES:
+            ending = row.status in LIVE_STATUSES
+            if ending:
                 row.status = status
                 row.ended_at = utcnow()
             total = await _count_turns(s, conversation_id)
+        if ending:
+            self.events.publish(
+                ev.Event(ev.CONVERSATION_ENDED, conversation_id, {"reason": reason})
+            )
         return _record(row, total)
 
     async def update_settings(self, conversation_id: str, **changes: Any) -> None:
@@ -188,7 +206,13 @@ class ConversationStore:
                 .where(Conversation.id == conversation_id)
                 .values(last_activity_at=utcnow())
             )
-        return _turn_record(row)
+        turn = _turn_record(row)
+        self.events.publish(ev.Event(ev.TURN_COMPLETED, conversation_id, {"turn": turn}))
+        for call in (meta or {}).get("tool_calls") or []:
+            if isinstance(call, dict) and call.get("error") is not None:
+                data = {"turn_id": turn.turn_id, "call": call}
+                self.events.publish(ev.Event(ev.TOOL_FAILED, conversation_id, data))
+        return turn
 
     async def turns(self, conversation_id: str, last: int | None = None) -> list[TurnRecord]:
         """All turns in order, or only the `last` n."""
@@ -200,6 +224,14 @@ class ConversationStore:
             else:
                 rows = list((await s.execute(q.order_by(Turn.seq))).scalars().all())
         return [_turn_record(r) for r in rows]
+
+    async def search(
+        self, query: ConversationQuery, page: PageRequest
+    ) -> tuple[list[ConversationRecord], int, bool]:
+        """A page of conversations (see `store.listing`): records, total, more to come."""
+        async with self._sm() as s:
+            rows, total, more = await list_conversations(s, query, page)
+        return [_record(row, n) for row, n in rows], total, more
 
     async def live_ids_of_agent(self, agent_id: str) -> list[str]:
         async with self._sm() as s:

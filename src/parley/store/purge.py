@@ -17,6 +17,8 @@ async def purge_once(store: Store, retention_days: float) -> int:
     n = await store.conversations.purge_ended_before(cutoff)
     if n:
         log.info("purged %d conversations ended before %s", n, cutoff.isoformat())
+    if d := await store.webhooks.purge_before(cutoff):  # finished deliveries, same retention
+        log.info("purged %d webhook deliveries completed before %s", d, cutoff.isoformat())
     return n
 
 

@@ -11,15 +11,20 @@ from fastapi.responses import JSONResponse
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
+from parley.api.listing import FILTERS_DOC, ListRequest, check_choice, list_request, page_body
 from parley.api.routes.conversations import CLOSE_DELETED
 from parley.api.schemas import (
+    CONFLICT_RESPONSES,
     ERROR_RESPONSES,
     AgentCreate,
     AgentDeleted,
     AgentList,
     AgentOut,
     AgentSessionCreate,
+    AgentSessionList,
     AgentSessionOut,
+    AgentUpdate,
+    AgentUpdated,
 )
 from parley.api.tools import normalise_tools
 from parley.api.urls import websocket_url
@@ -29,6 +34,7 @@ from parley.timeutil import iso, utcnow
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 DEFAULT_CONTEXT_WINDOW = 50
+SESSION_STATUSES = ("active", "ended", "expired")
 
 
 def agent_out(rec: AgentRecord) -> dict[str, Any]:
@@ -121,6 +127,51 @@ async def get_agent(
     return JSONResponse(agent_out(rec))
 
 
+async def end_live_sessions(ctx: ServerContext, agent_id: str, reason: str) -> list[str]:
+    """End every live session of the agent (their streams close); their ids."""
+    terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
+    for session_id in terminated:
+        await ctx.live.close(session_id, CLOSE_DELETED, reason.replace("_", " "))
+        await ctx.sessions.end(session_id, reason)
+        await ctx.store.conversations.end(session_id, reason=reason)
+    return terminated
+
+
+@router.patch("/{agent_id}", response_model=AgentUpdated, responses=ERROR_RESPONSES)
+async def update_agent(
+    agent_id: str,
+    body: AgentUpdate,
+    end_sessions: bool = Query(False, description="Also end the agent's live sessions."),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    """Change the agent in place (same checks as create). New sessions use it as it is
+    when they start; live sessions keep the persona they started with. `status: paused`
+    refuses new sessions (409 `agent_paused`) until `status: active`."""
+    rec = await ctx.store.agents.get(agent_id, account)
+    if rec is None:
+        raise not_found("agent", agent_id, "agent_id")
+    given = body.model_dump(include=body.model_fields_set)
+    for required in ("name", "voice_id", "system_prompt", "language", "status"):
+        if required in given and given[required] is None:
+            raise ApiError(400, f"'{required}' cannot be null.", required)
+    changes: dict[str, Any] = dict(given)
+    if "language" in given or "voice_id" in given:
+        changes["language"] = check_language(ctx, given.get("language") or rec.language)
+        check_voice(ctx, given.get("voice_id") or rec.voice_id, changes["language"])
+    if "tools" in given:
+        changes["tools"] = normalise_tools(body.tools)
+    updated = await ctx.store.agents.update(agent_id, account, changes)
+    if updated is None:
+        raise not_found("agent", agent_id, "agent_id")
+    out = agent_out(updated)
+    if end_sessions:
+        out["terminated_sessions"] = await end_live_sessions(
+            ctx, agent_id, "agent_paused" if updated.status == "paused" else "agent_updated"
+        )
+    return JSONResponse(out)
+
+
 @router.delete("/{agent_id}", response_model=AgentDeleted, responses=ERROR_RESPONSES)
 async def delete_agent(
     agent_id: str,
@@ -131,15 +182,38 @@ async def delete_agent(
     rec = await ctx.store.agents.delete(agent_id, account)
     if rec is None:
         raise not_found("agent", agent_id, "agent_id")
-    terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
-    for session_id in terminated:
-        await ctx.live.close(session_id, CLOSE_DELETED, "agent deleted")
-        await ctx.sessions.end(session_id, "agent_deleted")
-        await ctx.store.conversations.end(session_id)
+    terminated = await end_live_sessions(ctx, agent_id, "agent_deleted")
     return {"id": rec.id, "status": "deleted", "terminated_sessions": terminated}
 
 
-@router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=ERROR_RESPONSES)
+@router.get(
+    "/{agent_id}/sessions",
+    response_model=AgentSessionList,
+    responses=ERROR_RESPONSES,
+    description="The agent's sessions. Status: active | ended | expired. " + FILTERS_DOC,
+)
+async def list_agent_sessions(
+    agent_id: str,
+    request: Request,
+    status: str | None = Query(None, description="active | ended | expired"),
+    listing: ListRequest = Depends(list_request),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    if await ctx.store.agents.get(agent_id, account) is None:
+        raise not_found("agent", agent_id, "agent_id")
+    query = listing.query(
+        account,
+        agent_id=agent_id,
+        status=check_choice(status, "status", SESSION_STATUSES),
+        session_statuses=True,
+    )
+    recs, total, more = await ctx.store.conversations.search(query, listing.page)
+    data = [session_out(request, ctx, r) for r in recs]
+    return JSONResponse(page_body(data, recs, total, listing.page, more))
+
+
+@router.post("/{agent_id}/sessions", response_model=AgentSessionOut, responses=CONFLICT_RESPONSES)
 async def create_agent_session(
     agent_id: str,
     request: Request,
@@ -151,6 +225,14 @@ async def create_agent_session(
     agent = await ctx.store.agents.get(agent_id, account)
     if agent is None:
         raise not_found("agent", agent_id, "agent_id")
+    if agent.status == "paused":
+        raise ApiError(
+            409,
+            f"Agent {agent_id!r} is paused: it starts no new sessions. Resume it with "
+            f'PATCH /v1/agents/{agent_id} {{"status": "active"}}.',
+            "agent_id",
+            type="agent_paused",
+        )
     body = body or AgentSessionCreate()
     if body.metadata is not None and len(str(body.metadata)) > 16_384:
         raise ApiError(400, "'metadata' is too large (16 KiB at most).", "metadata")

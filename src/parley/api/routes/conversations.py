@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
+from parley.api.listing import FILTERS_DOC, ListRequest, check_choice, list_request, page_body
 from parley.api.schemas import (
     ERROR_RESPONSES,
     ConversationCreate,
     ConversationCreated,
     ConversationEnded,
+    ConversationList,
     ConversationOut,
+    ConversationSummary,
     StreamTokenOut,
     TurnOut,
 )
@@ -24,10 +27,13 @@ from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import iso
+from parley.transcripts import to_text, to_webvtt
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 CLOSE_DELETED = 4000  # WebSocket close code: the session was ended through the API
+STATUSES = ("ready", "active", "ended")
+TRANSCRIPT_TYPES = {"txt": "text/plain; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 
 
 def turn_out(turn: TurnRecord) -> dict[str, Any]:
@@ -121,6 +127,73 @@ async def create_conversation(
     ).model_dump()
 
 
+def summary_out(rec: ConversationRecord) -> dict[str, Any]:
+    out = ConversationSummary(
+        session_id=rec.id,
+        status=rec.status,
+        agent_id=rec.agent_id,
+        voice_id=rec.voice_id,
+        language=rec.language,
+        total_turns=rec.total_turns,
+        created_at=iso(rec.created_at) or "",
+        last_activity_at=iso(rec.last_activity_at) or "",
+        ended_at=iso(rec.ended_at),
+        expires_at=iso(rec.expires_at),
+        metadata=rec.metadata,
+    ).model_dump()
+    return {k: v for k, v in out.items() if v is not None or k in ("agent_id", "metadata")}
+
+
+@router.get(
+    "",
+    response_model=ConversationList,
+    responses=ERROR_RESPONSES,
+    description="The account's conversations and agent sessions (without history). "
+    "Status: ready | active | ended; `agent_id` keeps one agent's sessions. " + FILTERS_DOC,
+)
+async def list_conversations(
+    status: str | None = Query(None, description="ready | active | ended"),
+    agent_id: str | None = Query(None, max_length=40, description="Sessions of this agent."),
+    listing: ListRequest = Depends(list_request),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> Any:
+    query = listing.query(
+        account, agent_id=agent_id, status=check_choice(status, "status", STATUSES)
+    )
+    recs, total, more = await ctx.store.conversations.search(query, listing.page)
+    data = [summary_out(r) for r in recs]
+    return JSONResponse(page_body(data, recs, total, listing.page, more))
+
+
+@router.get(
+    "/{session_id}/transcript",
+    response_class=PlainTextResponse,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"text/plain": {}, "text/vtt": {}}, "description": "The transcript."},
+    },
+)
+async def get_transcript(
+    session_id: str,
+    format: str = Query("txt", description="`txt` (text/plain) or `vtt` (WebVTT)."),
+    account: str = Depends(require_account),
+    ctx: ServerContext = Depends(get_context),
+) -> PlainTextResponse:
+    """The history as a readable transcript: speaker, start and end time of every turn."""
+    check_choice(format, "format", tuple(TRANSCRIPT_TYPES))
+    rec = await ctx.store.conversations.get(session_id, account)
+    if rec is None:
+        raise not_found("conversation", session_id, "session_id")
+    turns = await ctx.store.conversations.turns(session_id)
+    text = to_webvtt(rec, turns) if format == "vtt" else to_text(rec, turns)
+    return PlainTextResponse(
+        text,
+        media_type=TRANSCRIPT_TYPES[format],
+        headers={"Content-Disposition": f'inline; filename="{rec.id}.{format}"'},
+    )
+
+
 @router.get("/{session_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
 async def get_conversation(
     session_id: str,
@@ -150,7 +223,7 @@ async def delete_conversation(
         raise not_found("conversation", session_id, "session_id")
     await ctx.live.close(session_id, CLOSE_DELETED, "session deleted")
     await ctx.sessions.end(session_id, "deleted")
-    ended = await ctx.store.conversations.end(session_id)
+    ended = await ctx.store.conversations.end(session_id, reason="deleted")
     assert ended is not None
     return ended_out(ended)
 

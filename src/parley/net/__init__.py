@@ -1,0 +1,1 @@
+"""Outbound network calls to user-given addresses, under one address policy."""

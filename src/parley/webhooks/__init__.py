@@ -1,0 +1,1 @@
+"""Event webhooks: conversation events, signed and delivered to the operator's backend."""
