@@ -271,6 +271,12 @@ function onEvent(s, e) {
         setStatus("live", "Listening");
       }
       break;
+    case "reply_paused":
+      s.player.pause(); // hold playback: it may only be "uh huh"
+      break;
+    case "reply_resumed":
+      s.player.resume();
+      break;
     case "interrupted": {
       const dropped = s.player.flush(); // at once: the reply must stop now
       eventLog[eventLog.length - 1].page = { dropped_ms: dropped, played_ms: s.player.playedMs };
