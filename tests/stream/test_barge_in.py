@@ -37,10 +37,15 @@ async def test_user_speech_interrupts_the_reply(
         onset = time.monotonic()
         await stream.send_audio(speak("Please stop talking now."))
         await stream.send_silence(1.5)
+        # the reply's audio is held at the first voiced frame (reply_paused), then the
+        # words (not a backchannel) take the floor (interrupted, heard up to the pause)
+        paused = await stream.wait_for("reply_paused")
+        t_interrupted = stream.event_times[stream.events.index(paused)]
         interrupted = await stream.wait_for("interrupted")
-        t_interrupted = stream.event_times[stream.events.index(interrupted)]
         assert interrupted["turn_id"] == "turn_002"
+        assert interrupted["played_ms"] == paused["played_ms"]
         assert 1500 < interrupted["played_ms"] < 4000
+        assert stream.of_type("reply_resumed") == []
         # the server stopped within a fraction of a second of the speech onset ...
         assert t_interrupted - onset < 0.8
         end = await stream.wait_for("turn_end", role="assistant")
@@ -113,3 +118,42 @@ async def test_client_vanishing_mid_reply_still_stores_the_turn(
     assert [t["role"] for t in history] == ["user", "assistant"]
     assert history[1]["text"] == "This is a reply that keeps going. It has two sentences."
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
+    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
+) -> None:
+    """ "Okay." over the reply: the audio stops at once (reply_paused), then goes on
+    (reply_resumed); the reply is one whole assistant turn and "okay" is not a turn."""
+    llm.responder = lambda req: Script(text(LONG_REPLY))
+    sid = new_conversation(client)
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await stream.send_json({"type": "inject_user_message", "text": "Tell me about Paris."})
+        await stream.wait_for("turn_start", role="assistant")
+        await stream.send_silence(2.0)
+        onset = time.monotonic()
+        await stream.send_audio(speak("Okay."))
+        await stream.send_silence(1.0)
+        paused = await stream.wait_for("reply_paused")
+        t_paused = stream.event_times[stream.events.index(paused)]
+        assert t_paused - onset < 0.5
+        resumed = await stream.wait_for("reply_resumed", timeout=10)
+        t_resumed = stream.event_times[stream.events.index(resumed)]
+        assert resumed["played_ms"] == paused["played_ms"]
+        # no reply audio beyond the lead already in flight while it was held
+        held = [t for t, _ in stream.audio_chunks if t_paused + 0.1 < t < t_resumed]
+        assert held == []
+        end = await stream.wait_for("turn_end", role="assistant", timeout=60)
+        assert end["interrupted"] is False
+        assert stream.of_type("interrupted") == []
+        assert len(stream.of_type("turn_start", role="user")) == 1  # the typed one
+    finally:
+        await stream.close()
+    history = client.get(f"/v1/conversations/{sid}").json()["history"]
+    assert [(t["role"], t.get("interrupted")) for t in history] == [
+        ("user", False),
+        ("assistant", False),
+    ]
+    assert history[1]["text"] == LONG_REPLY

@@ -88,6 +88,22 @@ class Interrupted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReplyPaused(Event):
+    """Speech over the reply: hold playback (keep the buffer) until resumed or interrupted."""
+
+    type: str = "reply_paused"
+    played_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyResumed(Event):
+    """It was a backchannel or a noise: play on from where playback was held."""
+
+    type: str = "reply_resumed"
+    played_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ToolCall(Event):
     """The model called a client-side tool: answer with `send_tool_result(call_id, …)`
     (done for you for tools registered with `stream.tool`)."""
@@ -186,6 +202,8 @@ SERVER_EVENTS = (
     "transcript",
     "turn_end",
     "interrupted",
+    "reply_paused",
+    "reply_resumed",
     "tool_call",
     "error",
     "session_ended",
@@ -248,6 +266,10 @@ def parse_event(data: Mapping[str, Any]) -> Event:
             return Interrupted(
                 raw=data, turn_id=_opt_str(g("turn_id")), played_ms=_int(g("played_ms"))
             )
+        case "reply_paused":
+            return ReplyPaused(raw=data, played_ms=_int(g("played_ms")))
+        case "reply_resumed":
+            return ReplyResumed(raw=data, played_ms=_int(g("played_ms")))
         case "tool_call":
             return ToolCall(
                 raw=data,

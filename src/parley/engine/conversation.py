@@ -68,6 +68,8 @@ from parley.timeutil import utcnow
 
 log = logging.getLogger("parley.engine")
 
+VOICE_GONE_GRACE_S = 0.096  # three frames
+
 Observer = Callable[[Transition | EndOfTurnDecided], None]
 
 
@@ -200,7 +202,7 @@ class Conversation:
             elif isinstance(event, VoiceOnset):
                 self._on_voice_onset()
             elif isinstance(phase := self.sm.phase, Paused) and phase.user is None:
-                self._resume(phase, "a noise: resumed")  # the voice faded unconfirmed
+                self._spawn(self._voice_gone(phase), "voice_gone")
 
     def _on_speech_start(self, event: SpeechStarted) -> None:
         phase = self.sm.phase
@@ -290,6 +292,13 @@ class Conversation:
         deadline = self._spawn(self._pause_limit(job), "pause_limit")
         self._go(Paused(job, phase.state, self._clock.now(), deadline), "voice over the reply")
         self._spawn(self.emit(ev.ReplyPaused(int(job.reply.played_ms))), "reply_paused")
+
+    async def _voice_gone(self, phase: Paused) -> None:
+        """The voice faded unconfirmed (a cough, a click): resume, unless it comes back
+        within a breath (the onset of a word can dip for a frame or two)."""
+        await self._clock.sleep(VOICE_GONE_GRACE_S)
+        if self.sm.phase is phase and not self.listener.voiced:
+            self._resume(phase, "a noise: resumed")
 
     def _overlap(self, phase: Paused, user: UserTurn) -> None:
         """The voice is confirmed speech: longer than a backchannel, it takes the floor."""

@@ -115,6 +115,11 @@ class Listener:
         return self.capture in _CAPTURING
 
     @property
+    def voiced(self) -> bool:
+        """Voice is heard now: speech, or a candidate for it."""
+        return self._detector.in_speech or self._detector.candidate
+
+    @property
     def in_speech(self) -> bool:
         return self._detector.in_speech
 
