@@ -75,7 +75,10 @@ class ReplyHost(Protocol):
     """What a reply needs from its conversation."""
 
     record: ConversationRecord
-    system_prompt: str
+
+    @property
+    def system_prompt(self) -> str: ...
+
     ledger: TurnLedger
     listener: Listener
     out: Outlet
@@ -290,6 +293,33 @@ class Answerer:
 
     async def _announce_tool_call(self, call: ToolCall, arguments: Any) -> None:
         await self._host.emit(ev.ToolCallEvent(call.id, call.name, arguments))
+
+    # --- stopping a reply ------------------------------------------------------------
+
+    @staticmethod
+    def drop(job: ReplyJob) -> None:
+        """Stop a reply that has said nothing yet."""
+        if job.task is not None:
+            job.task.cancel()
+
+    def cut(self, job: ReplyJob, tell: bool = True) -> None:
+        """Stop a reply now and keep what was heard: the user took the floor (`tell`:
+        the client is sent `interrupted`, to drop the audio it still holds) or the
+        conversation is ending."""
+        played = job.reply.played_ms
+        self.drop(job)
+        if not job.reply.heard_anything:
+            return
+
+        async def heard(turn_id: str) -> NewTurn:
+            if job.task is not None:
+                await asyncio.wait({job.task})  # no audio after the `interrupted` event
+            await self._host.out.audio_end(cut=True)
+            if tell:
+                await self._host.emit(ev.Interrupted(turn_id, int(played)))
+            return self.turn(job, interrupted=True, played_ms=played)
+
+        self._host.ledger.append(heard)
 
     # --- the assistant turn ---------------------------------------------------------
 

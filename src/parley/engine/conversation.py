@@ -1,28 +1,20 @@
 """One live conversation, and the one place that decides who has the floor.
 
 The transport feeds it 16 kHz audio (`feed_audio`) and control calls; it answers through
-the attached `Sink` (`sink.py`) with events and reply audio. It outlives a dropped
-connection: a reply in progress is finished and stored, and a new connection attaches.
-
-Only this class moves the state machine (`state.py` lists every state and transition).
-Its collaborators report facts — the listener: speech started or paused; the reply:
-a sentence's audio went out; the answerer: user turn committed, tools called, results
-in, reply over — and it decides.
-A reply is one task and one visible sequence (`answering.py`):
-
-    prepare (LLM starts) ─▶ gate (wait out the gap, store the user turn) ─▶ speak ─▶ commit
-
-Turn ids come from the ledger (`ledger.py`), which stores turns in order before they are
-announced (principle 9).
+its `Sink` (`sink.py`). It outlives a dropped connection: a reply in progress is finished
+and stored, and a new connection attaches. Only this class moves the state machine
+(`state.py`: every state and transition). Its collaborators report facts — the listener:
+speech started, paused, a voice over the reply; the reply: a sentence's audio went out;
+the answerer (one visible sequence per reply: prepare ─▶ gate ─▶ speak ─▶ commit): user
+turn committed, tools called, results in, reply over; the yielder: resume or interrupt a
+paused reply — and it decides. Turn ids and storage order: `ledger.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -37,11 +29,12 @@ from parley.engine.answering import (
     ToolsCalled,
     UserTurnCommitted,
 )
-from parley.engine.endpointing import EndOfTurnDecided
 from parley.engine.ledger import NewTurn, TurnLedger
 from parley.engine.listener import Listener, SpeechPaused, SpeechStarted, VoiceOnset
+from parley.engine.live import LiveParts, Observer
+from parley.engine.persona import Persona
 from parley.engine.runtime import Runtime
-from parley.engine.sink import Outlet, Sink
+from parley.engine.sink import Sink
 from parley.engine.state import (
     Ended,
     Endpointing,
@@ -55,25 +48,20 @@ from parley.engine.state import (
     StateMachine,
     Thinking,
     ToolRunning,
-    Transition,
     UserSpeaking,
+    replying,
 )
 from parley.engine.turns import ReplyJob, UserTurn, new_job
-from parley.engine.yielding import YieldSettings, asks_for_floor, is_backchannel
-from parley.providers.stt.base import STTError, STTStream
-from parley.providers.vad.detector import SpeechDetector
+from parley.engine.yielding import Yielder, YieldSettings
+from parley.providers.stt.base import STTStream
 from parley.store.conversations import ConversationStore
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 
 log = logging.getLogger("parley.engine")
 
-VOICE_GONE_GRACE_S = 0.096  # three frames
 
-Observer = Callable[[Transition | EndOfTurnDecided], None]
-
-
-class Conversation:
+class Conversation(LiveParts):
     def __init__(
         self,
         record: ConversationRecord,
@@ -85,36 +73,27 @@ class Conversation:
         observer: Observer | None = None,
     ) -> None:
         self.record = record
-        self.id = record.id
-        self.system_prompt = record.system_prompt
-        self.voice_id = record.voice_id
+        self.persona = Persona(record, store, runtime.voices)
         self._rt = runtime
         self._store = store
         self._clock = runtime.clock
-        self._observers: list[Observer] = [observer] if observer else []
+        super().__init__(record.id, observer)
         self.sm = StateMachine(record.id, strict=runtime.strict_states, on_transition=self._tell)
         self.ledger = TurnLedger(store, record.id, turns, self.emit)
-        self.listener = Listener(
-            runtime.vad.stream(),
-            SpeechDetector(
-                threshold=max(0.01, vad_threshold),
-                start_ms=runtime.vad_start_ms,
-                stop_ms=runtime.vad_stop_ms,
-            ),
-            stt,
-        )
+        self.listener = Listener.of(runtime, stt, vad_threshold)
         self.answerer = Answerer(self, runtime)
-        self._yield = YieldSettings.from_settings(record.settings)
-        self.out = Outlet(record.id)
+        self._yielder = Yielder(
+            self, self._clock, record.language, YieldSettings.from_settings(record.settings)
+        )
         self._last_partial = ""
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = False  # resources released (the conversation may live on elsewhere)
-
-    # --- what it is doing -----------------------------------------------------------
 
     @property
     def state(self) -> State:
         return self.sm.state
+
+    @property
+    def system_prompt(self) -> str:
+        return self.persona.system_prompt
 
     @property
     def turns(self) -> list[TurnRecord]:
@@ -133,16 +112,7 @@ class Conversation:
     async def idle(self) -> None:
         """Return once no reply is in progress."""
         while (job := self._job) is not None and job.task is not None and not job.task.done():
-            # `wait`, not a suppressed `await`: the reply's own failure or cancellation
-            # is not ours, but the caller being cancelled must still cancel the caller
-            await asyncio.wait({job.task})
-
-    def observe(self, observer: Observer) -> None:
-        self._observers.append(observer)
-
-    def _tell(self, fact: Transition | EndOfTurnDecided) -> None:
-        for observer in self._observers:
-            observer(fact)
+            await asyncio.wait({job.task})  # its failure is not ours; our cancellation is
 
     def _go(self, phase: Phase, why: str) -> bool:
         return self.sm.go(phase, why, self.ledger.next_id)
@@ -167,26 +137,12 @@ class Conversation:
         self.answerer.tool_calls.fail_all("the client disconnected before answering")
         phase = self.sm.phase
         if isinstance(phase, Paused):  # nobody left to decide: the reply plays on, is stored
-            self._resume(phase, "connection lost: resumed")
+            self.resume(phase, "connection lost: resumed")
         if isinstance(phase, UserSpeaking | Endpointing):  # half-heard: dropped with the line
             if isinstance(phase, Endpointing):
                 phase.decision.cancel()
-            self.listener.drop_turn()
-            self._spawn(self.listener.stt.cancel(), "stt_cancel")
+            self._forget_speech()
             self._go(Listening(), "connection lost")
-
-    async def emit(self, event: ev.Event) -> None:
-        await self.out.event(event)
-
-    async def _stt_failed(self, exc: STTError) -> None:
-        await self.emit(ev.ErrorEvent(exc.code, exc.message))
-
-    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(f"{self.id}:{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # --- listening ------------------------------------------------------------------
 
@@ -202,7 +158,7 @@ class Conversation:
             elif isinstance(event, VoiceOnset):
                 self._on_voice_onset()
             elif isinstance(phase := self.sm.phase, Paused) and phase.user is None:
-                self._spawn(self._voice_gone(phase), "voice_gone")
+                self._yielder.voice_gone(phase)
 
     def _on_speech_start(self, event: SpeechStarted) -> None:
         phase = self.sm.phase
@@ -212,24 +168,27 @@ class Conversation:
             return
         if isinstance(phase, Preparing):
             # The decision was early: nothing was said or stored yet. Same turn.
-            self._drop(phase.job)
+            self.answerer.drop(phase.job)
             self.listener.reopen()
             self._go(UserSpeaking(phase.user), "user went on: same turn")
             return
-        if isinstance(phase, Replying) and self._yield.interruption == "adaptive":
+        mode = self._yielder.settings.interruption
+        if isinstance(phase, Replying) and mode == "adaptive":
             self._on_voice_onset()  # the reply began while the voice was already there
             phase = self.sm.phase
         if isinstance(phase, Paused) and phase.user is None:
-            self._overlap(phase, UserTurn(started_at=utcnow(), start_ms=event.start_ms))
+            user = UserTurn(started_at=utcnow(), start_ms=event.start_ms)
+            self.sm.amend(confirmed := dataclasses.replace(phase, user=user))
+            self._yielder.speech_confirmed(confirmed)
             return
         if not isinstance(phase, Listening | Replying) or (
-            isinstance(phase, Replying) and self._yield.interruption == "none"
+            isinstance(phase, Replying) and mode == "none"
         ):
             return
         user = UserTurn(started_at=utcnow(), start_ms=event.start_ms)
         self._last_partial = ""
         if isinstance(phase, Replying):
-            self._cut(phase.job)
+            self.answerer.cut(phase.job)
             self._go(UserSpeaking(user), "barge-in")
         else:
             self._go(UserSpeaking(user), "speech detected")
@@ -239,8 +198,7 @@ class Conversation:
         """An interim transcript from the recogniser, while the user speaks."""
         phase = self.sm.phase
         if isinstance(phase, Paused) and phase.user is not None:
-            if asks_for_floor(text, self.record.language):
-                self._interrupt(phase, "words ask for the floor")
+            self._yielder.words(phase, text)
             return
         if not isinstance(self.sm.phase, UserSpeaking | Endpointing) or not text.strip():
             return
@@ -252,12 +210,10 @@ class Conversation:
         phase = self.sm.phase
         if isinstance(phase, Paused) and phase.user is not None:
             phase.user.last_voiced_ms = event.last_voiced_ms
-            segment = self._close_segment(phase.user)
-            self._spawn(self._judge_overlap(phase.job, phase.user, segment), "judge")
+            self._yielder.speech_over(phase, self._close_segment(phase.user))
             return
         if isinstance(phase, Replying):  # speech the assistant does not yield to
-            self.listener.drop_turn()
-            self._spawn(self.listener.stt.cancel(), "stt_cancel")
+            self._forget_speech()
             return
         if not isinstance(phase, UserSpeaking):
             return
@@ -274,6 +230,11 @@ class Conversation:
         self._go(Preparing(user, job), "end of turn decided")
         job.task = self._spawn(self.answerer.answer_speech(job, user), "reply")
 
+    def _forget_speech(self) -> None:
+        """Drop the speech being captured, transcript and all."""
+        self.listener.drop_turn()
+        self._spawn(self.listener.stt.cancel(), "stt_cancel")
+
     def _close_segment(self, user: UserTurn) -> asyncio.Task[str]:
         """Stop capturing: the recogniser finishes what the user said since it began."""
         self.listener.close_turn()
@@ -281,80 +242,36 @@ class Conversation:
         user.segments.append(segment)
         return segment
 
-    # --- yielding the floor (yielding.py) --------------------------------------------
+    # --- yielding the floor (yielding.py decides, this moves) -----------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self.sm.phase
 
     def _on_voice_onset(self) -> None:
         phase = self.sm.phase
-        if not isinstance(phase, Replying) or self._yield.interruption != "adaptive":
+        if not isinstance(phase, Replying) or self._yielder.settings.interruption != "adaptive":
             return
         job = phase.job
         job.reply.pause()
-        deadline = self._spawn(self._pause_limit(job), "pause_limit")
-        self._go(Paused(job, phase.state, self._clock.now(), deadline), "voice over the reply")
+        paused = Paused(job, phase.state, self._clock.now())
+        self._go(paused, "voice over the reply")
+        self._yielder.paused(paused)
         self._spawn(self.emit(ev.ReplyPaused(int(job.reply.played_ms))), "reply_paused")
 
-    async def _voice_gone(self, phase: Paused) -> None:
-        """The voice faded unconfirmed (a cough, a click): resume, unless it comes back
-        within a breath (the onset of a word can dip for a frame or two)."""
-        await self._clock.sleep(VOICE_GONE_GRACE_S)
-        if self.sm.phase is phase and not self.listener.voiced:
-            self._resume(phase, "a noise: resumed")
-
-    def _overlap(self, phase: Paused, user: UserTurn) -> None:
-        """The voice is confirmed speech: longer than a backchannel, it takes the floor."""
-        self.sm.amend(dataclasses.replace(phase, user=user))
-        self._spawn(self._backchannel_limit(phase.job, user), "backchannel_limit")
-
-    async def _backchannel_limit(self, job: ReplyJob, user: UserTurn) -> None:
-        await self._clock.sleep(self._yield.backchannel_ms / 1000)
-        phase = self.sm.phase
-        if isinstance(phase, Paused) and phase.user is user and self.listener.in_speech:
-            self._interrupt(phase, "speech went on: interrupted")
-
-    async def _pause_limit(self, job: ReplyJob) -> None:
-        await self._clock.sleep(self._yield.pause_limit_ms / 1000)
-        phase = self.sm.phase
-        if isinstance(phase, Paused) and phase.job is job:
-            if phase.user is None:
-                self._resume(phase, "pause limit: resumed")
-            else:
-                self._interrupt(phase, "pause limit: interrupted")
-
-    async def _judge_overlap(
-        self, job: ReplyJob, user: UserTurn, segment: asyncio.Task[str]
-    ) -> None:
-        """Short speech over the reply is over: its final words decide."""
-        text = await asyncio.shield(segment)
-        phase = self.sm.phase
-        if not isinstance(phase, Paused) or phase.user is not user:
-            return
-        log.info("session=%s speech over the reply: %r", self.id, text)
-        if is_backchannel(text, self.record.language):
-            self._resume(phase, "backchannel: resumed")
-        else:
-            self._interrupt(phase, "interrupted")
-
-    def _resume(self, phase: Paused, why: str) -> None:
-        phase.deadline.cancel()
-        job = phase.job
+    def resume(self, paused: Paused, why: str) -> None:
+        job = paused.job
         job.reply.resume()
-        back: Phase = Speaking(job)
-        if phase.back_to is State.THINKING:
-            back = Thinking(job)
-        elif phase.back_to is State.TOOL_RUNNING:
-            back = ToolRunning(job)
-        self._go(back, why)
+        self._go(replying(paused.back_to, job), why)
         if self.listener.capturing:  # a backchannel is not a turn
-            self.listener.drop_turn()
-            self._spawn(self.listener.stt.cancel(), "stt_cancel")
+            self._forget_speech()
         self._spawn(self.emit(ev.ReplyResumed(int(job.reply.played_ms))), "reply_resumed")
 
-    def _interrupt(self, phase: Paused, why: str) -> None:
+    def interrupt(self, paused: Paused, why: str) -> None:
         """Cut the paused reply (what was heard: up to the pause); the speech is a turn."""
-        assert phase.user is not None
-        phase.deadline.cancel()
-        self._cut(phase.job)
-        user = phase.user
+        assert paused.user is not None
+        self.answerer.cut(paused.job)
+        user = paused.user
         self._last_partial = ""
         if self.listener.capturing:
             self._go(UserSpeaking(user), why)
@@ -366,7 +283,8 @@ class Conversation:
     # --- replies --------------------------------------------------------------------
 
     def _new_job(self, origin: float, user: UserTurn | None = None) -> ReplyJob:
-        return new_job(self._rt, self.out, self._sentence_out, self.voice_id, origin, user)
+        voice = self.persona.voice_id
+        return new_job(self._rt, self.out, self._sentence_out, voice, origin, user)
 
     def _say(self, text: str, why: str) -> None:
         """Speak a fixed text as an assistant turn (greeting, injected agent message)."""
@@ -390,10 +308,9 @@ class Conversation:
         elif isinstance(fact, ToolResultsIn):
             self._go(Thinking(job), "tool results in")
         elif isinstance(fact, ReplyOver):
-            if isinstance(phase, Paused):
-                phase.deadline.cancel()
             self._go(Listening(), fact.why)
-            await self._check_limit()
+            if (limit := self.record.max_turns) is not None and len(self.ledger) >= limit:
+                await self.end("max_turns")
 
     async def _sentence_out(self, job: ReplyJob, text_so_far: str, first: bool) -> None:
         """A sentence of `job` starts playing (`first`: the reply's first audio)."""
@@ -408,30 +325,6 @@ class Conversation:
             self._go(Speaking(job), "first reply audio" if first else "speaking again")
         await self.emit(ev.TranscriptEvent("assistant", text_so_far, False))
 
-    def _drop(self, job: ReplyJob) -> None:
-        """Stop a reply that has said nothing yet."""
-        if job.task is not None:
-            job.task.cancel()
-
-    def _cut(self, job: ReplyJob, tell: bool = True) -> None:
-        """Stop a reply now and keep what was heard: the user took the floor (`tell`:
-        the client is sent `interrupted`, to drop the audio it still holds) or the
-        conversation is ending."""
-        played = job.reply.played_ms
-        self._drop(job)
-        if not job.reply.heard_anything:
-            return
-
-        async def heard(turn_id: str) -> NewTurn:
-            if job.task is not None:
-                await asyncio.wait({job.task})  # no audio after the `interrupted` event
-            await self.out.audio_end(cut=True)
-            if tell:
-                await self.emit(ev.Interrupted(turn_id, int(played)))
-            return self.answerer.turn(job, interrupted=True, played_ms=played)
-
-        self.ledger.append(heard)
-
     # --- typed input and live control -----------------------------------------------
 
     async def inject_user_message(self, text: str) -> None:
@@ -439,12 +332,9 @@ class Conversation:
         user's spoken turn is open (heard, or decided but not yet answered)."""
         phase = self.sm.phase
         if isinstance(phase, UserSpeaking | Endpointing | Preparing | Paused):
-            await self.emit(
-                ev.ErrorEvent("injection_refused", "The user is speaking; try again after.")
-            )
-            return
+            return await self._refuse("The user is speaking.")
         if isinstance(phase, Replying):
-            self._cut(phase.job)
+            self.answerer.cut(phase.job)
             self._go(Listening(), "reply cut: user message injected")
         if not isinstance(self.sm.phase, Listening):
             return
@@ -457,33 +347,23 @@ class Conversation:
     async def inject_agent_message(self, text: str) -> None:
         """The assistant says `text` now, as its own turn; refused over the user or a reply."""
         if not isinstance(self.sm.phase, Listening):
-            await self.emit(
-                ev.ErrorEvent(
-                    "injection_refused",
-                    "The user is speaking or a reply is in progress; try again after.",
-                )
-            )
-            return
+            return await self._refuse("The user is speaking or a reply is in progress.")
         await self.emit(ev.Ack("agent_message_injected", {"text": text}))
         self._say(text, "agent message injected")
 
+    async def _refuse(self, why: str) -> None:
+        await self.emit(ev.ErrorEvent("injection_refused", f"{why} Try again after."))
+
     async def update_prompt(self, prompt: str) -> None:
         """Replace the system prompt from the next reply on (stored)."""
-        self.system_prompt = prompt
-        await self._store.update_settings(self.id, system_prompt=prompt)
-        await self.emit(ev.Ack("prompt_updated", {"prompt": prompt}))
+        await self.emit(await self.persona.set_prompt(prompt))
 
     async def update_voice(self, voice_id: str) -> None:
-        """Switch the voice from the next sentence on (stored); an unknown voice, or one
-        of another language, gets an `unknown_voice` error."""
-        if (problem := self._rt.voices.refusal(voice_id, self.record.language)) is not None:
-            await self.emit(ev.ErrorEvent("unknown_voice", problem))
-            return
-        self.voice_id = voice_id
+        """Switch the voice from the next sentence on (stored, checked)."""
+        event = await self.persona.set_voice(voice_id)
         if (job := self._job) is not None:
-            job.reply.voice_id = voice_id
-        await self._store.update_settings(self.id, voice_id=voice_id)
-        await self.emit(ev.Ack("voice_updated", {"voice_id": voice_id}))
+            job.reply.voice_id = self.persona.voice_id
+        await self.emit(event)
 
     def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
         """A client's `tool_result`; False when no call with that id is waiting."""
@@ -491,31 +371,22 @@ class Conversation:
 
     # --- the end --------------------------------------------------------------------
 
-    async def _check_limit(self) -> None:
-        limit = self.record.max_turns
-        if limit is not None and len(self.ledger) >= limit:
-            await self.end("max_turns")
-
     async def end(self, reason: str) -> None:
         """End the conversation: stop any reply, store what was heard, tell the client."""
         phase = self.sm.phase
         if isinstance(phase, Ended):
             return
-        job = self._job
-        if job is not None and job.task is asyncio.current_task():
-            job = None  # the reply itself ends the conversation (max_turns): it is done
+        job = self._job  # (none when the reply itself ends it: max_turns, after it was over)
         if isinstance(phase, Endpointing):
             phase.decision.cancel()
-        if isinstance(phase, Paused):
-            phase.deadline.cancel()
         if isinstance(phase, Preparing):
             # the reply was still being prepared: the user's turn was heard, keep it
-            self._drop(phase.job)
+            self.answerer.drop(phase.job)
             if text := await phase.user.transcript(self._clock):
                 turn = NewTurn("user", text, phase.user.started_at, phase.user.duration_ms)
                 self.ledger.append(turn)
         elif job is not None:
-            self._cut(job, tell=False)
+            self.answerer.cut(job, tell=False)
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored
@@ -524,14 +395,5 @@ class Conversation:
         await self.emit(ev.SessionEnded(reason))
         await self.close()
 
-    async def close(self) -> None:
-        """Release per-conversation resources (the STT stream, background tasks)."""
-        if self._closed:
-            return
-        self._closed = True
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current and not task.done():
-                task.cancel()
-        with contextlib.suppress(Exception):
-            await self.listener.stt.close()
+    async def _release(self) -> None:
+        await self.listener.stt.close()

@@ -24,6 +24,7 @@ import collections
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from parley.audio.frames import FrameBuffer
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import END_THRESHOLD_OFFSET, SpeechDetector, VADEvent
 from parley.providers.vad.silero import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, VADStream
+
+if TYPE_CHECKING:
+    from parley.engine.runtime import Runtime
 
 PREROLL_MS = 320
 TURN_AUDIO_SECONDS = 8
@@ -77,6 +81,14 @@ _NOT_CAPTURING = frozenset({Capture.IDLE, Capture.FINISHING})
 
 class Listener:
     """One per conversation. `feed()` is synchronous and cheap (≈0.1 ms per frame)."""
+
+    @classmethod
+    def of(cls, rt: Runtime, stt: STTStream, vad_threshold: float) -> Listener:
+        """A conversation's listener on the process's shared VAD model."""
+        detector = SpeechDetector(
+            threshold=max(0.01, vad_threshold), start_ms=rt.vad_start_ms, stop_ms=rt.vad_stop_ms
+        )
+        return cls(rt.vad.stream(), detector, stt)
 
     def __init__(self, vad: VADStream, detector: SpeechDetector, stt: STTStream) -> None:
         self._vad = vad

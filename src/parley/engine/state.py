@@ -145,7 +145,6 @@ class Paused:
     job: ReplyJob
     back_to: State  # where resuming returns: THINKING, SPEAKING or TOOL_RUNNING
     since: float  # clock time of the pause
-    deadline: asyncio.Task[None]  # decides at `pause_limit_ms` at the latest
     user: UserTurn | None = None  # the overlapping speech, once confirmed
 
 
@@ -167,6 +166,13 @@ Phase = (
     | Ended
 )
 Replying = Thinking | Speaking | ToolRunning  # an assistant reply is under way: barge-in applies
+
+
+def replying(state: State, job: ReplyJob) -> Thinking | Speaking | ToolRunning:
+    """The reply's phase for `state` (where a paused reply resumes)."""
+    if state is State.THINKING:
+        return Thinking(job)
+    return ToolRunning(job) if state is State.TOOL_RUNNING else Speaking(job)
 
 
 @dataclass(frozen=True)

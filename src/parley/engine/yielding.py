@@ -21,9 +21,19 @@ reply is ignored).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from parley.clock import Clock
+    from parley.engine.listener import Listener
+    from parley.engine.state import Paused, Phase
+
+log = logging.getLogger("parley.engine")
 
 MODES = ("adaptive", "immediate", "none")
 
@@ -75,3 +85,95 @@ class YieldSettings:
             backchannel_ms=int(settings.get("backchannel_ms", 1000)),
             pause_limit_ms=int(settings.get("pause_limit_ms", 1500)),
         )
+
+
+VOICE_GONE_GRACE_S = 0.096  # a voice that comes back within three frames is the same one
+
+
+class YieldHost(Protocol):
+    """The conversation, which moves the state (`Yielder` only decides)."""
+
+    id: str
+    listener: Listener
+
+    @property
+    def phase(self) -> Phase: ...
+
+    def resume(self, paused: Paused, why: str) -> None: ...
+
+    def interrupt(self, paused: Paused, why: str) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]: ...
+
+
+class Yielder:
+    """Decides a paused reply, from the facts the conversation hands it and its own
+    timers; each verdict goes back to the conversation (`resume` / `interrupt`)."""
+
+    def __init__(self, host: YieldHost, clock: Clock, language: str, settings: YieldSettings):
+        self._host = host
+        self._clock = clock
+        self._language = language
+        self.settings = settings
+
+    def _still(self, paused: Paused) -> Paused | None:
+        """The pause in force, if it is still `paused` (same reply, same moment)."""
+        from parley.engine.state import Paused
+
+        phase = self._host.phase
+        if isinstance(phase, Paused) and phase.job is paused.job and phase.since == paused.since:
+            return phase
+        return None
+
+    def paused(self, paused: Paused) -> None:
+        """A reply was just paused: nothing stays paused past `pause_limit_ms`."""
+        self._host.spawn(self._limit(paused), "pause_limit")
+
+    async def _limit(self, paused: Paused) -> None:
+        await self._clock.sleep(self.settings.pause_limit_ms / 1000)
+        if (now := self._still(paused)) is not None:
+            if now.user is None:
+                self._host.resume(now, "pause limit: resumed")
+            else:
+                self._host.interrupt(now, "pause limit: interrupted")
+
+    def voice_gone(self, paused: Paused) -> None:
+        """The voice faded unconfirmed (a cough, a click): resume, unless it comes back
+        within a breath (the onset of a word can dip for a frame or two)."""
+        self._host.spawn(self._gone(paused), "voice_gone")
+
+    async def _gone(self, paused: Paused) -> None:
+        await self._clock.sleep(VOICE_GONE_GRACE_S)
+        now = self._still(paused)
+        if now is not None and now.user is None and not self._host.listener.voiced:
+            self._host.resume(now, "a noise: resumed")
+
+    def speech_confirmed(self, paused: Paused) -> None:
+        """Confirmed speech longer than a backchannel takes the floor."""
+        self._host.spawn(self._long(paused), "backchannel_limit")
+
+    async def _long(self, paused: Paused) -> None:
+        await self._clock.sleep(self.settings.backchannel_ms / 1000)
+        now = self._still(paused)
+        if now is not None and now.user is paused.user and self._host.listener.in_speech:
+            self._host.interrupt(now, "speech went on: interrupted")
+
+    def words(self, paused: Paused, text: str) -> None:
+        """Interim words of the speech over the reply."""
+        if asks_for_floor(text, self._language):
+            self._host.interrupt(paused, "words ask for the floor")
+
+    def speech_over(self, paused: Paused, final: asyncio.Task[str]) -> None:
+        """Short speech over the reply ended: its final words decide."""
+        self._host.spawn(self._judge(paused, final), "judge")
+
+    async def _judge(self, paused: Paused, final: asyncio.Task[str]) -> None:
+        text = await asyncio.shield(final)
+        now = self._still(paused)
+        if now is None or now.user is not paused.user:
+            return
+        log.info("session=%s speech over the reply: %r", self._host.id, text)
+        if is_backchannel(text, self._language):
+            self._host.resume(now, "backchannel: resumed")
+        else:
+            self._host.interrupt(now, "interrupted")
