@@ -5,6 +5,13 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# The distribution was called "parley" before it became parley-voice: a venv made then
+# still holds that (editable) install and src/ its build metadata; drop both so only one
+# distribution owns `parley`.
+rm -rf src/parley.egg-info
+if .venv/bin/python -m pip show -q parley >/dev/null 2>&1; then
+  .venv/bin/python -m pip uninstall -q -y parley
+fi
 if [ "${1:-}" = "dev" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
 else
