@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from parley import __version__
 from parley.api.context import ServerContext
+from parley.api.docs import install_docs
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
 from parley.api.routes import agents, conversations, health, voices
@@ -58,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted server for real-time voice conversations with AI.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from local files (api/docs.py)
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (conversations, agents, voices, health, native, playground):
