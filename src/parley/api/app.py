@@ -14,7 +14,7 @@ from parley.api.context import ServerContext
 from parley.api.docs import install_docs
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, health, voices
+from parley.api.routes import agents, conversations, diagnostics, health, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -65,6 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, voices, health, native, playground):
+    for module in (conversations, agents, voices, health, diagnostics, native, playground):
         app.include_router(module.router)
     return app
