@@ -18,7 +18,7 @@ from tests.harness import ServerThread
 from tests.playground.test_playground_browser import (
     ARTIFACTS,
     CHROMEDRIVER,
-    CHROMIUM,
+    chrome_options,
     pytestmark,  # noqa: F401 - the same skip: no browser here
     webdriver,
 )
@@ -33,24 +33,10 @@ except ImportError:  # pragma: no cover - skipped by pytestmark
 
 @pytest.fixture
 def offline_browser(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        # No network: names do not resolve (the server is reached by its IP address).
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1440,1000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    # No network: names do not resolve (the server is reached by its IP address).
+    options = chrome_options(
+        tmp_path / "profile", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
+    )
     try:
         driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     except WebDriverException as exc:  # installed, but cannot start here
