@@ -79,10 +79,9 @@ async def main() -> int:
                                 print(f"     tool: {event.name}({event.arguments})")
                             case Reconnected():
                                 print(f"(reconnected after {event.attempts} attempt(s))")
-                            case ErrorEvent():
+                            case ErrorEvent():  # the SDK's own, e.g. a tool raised; the
+                                # server's (llm_not_configured, …) raise ParleyError
                                 print(f"    error: {event.code}: {event.message}", file=sys.stderr)
-                                if not event.client_side:  # e.g. llm_not_configured
-                                    break
                             case TurnEnd(discarded=True):
                                 print("(the recogniser heard no words)")
                                 break

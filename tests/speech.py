@@ -1,4 +1,5 @@
-"""Test speech, synthesized by Parley's own TTS (espeak-ng), and the shared recordings."""
+"""Test speech, synthesized by Parley's own TTS (espeak-ng), and the project's recordings
+(`tests/data/speech/`, public domain: see the README there)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import numpy as np
 from parley.audio.resample import resample
 from parley.providers.tts.espeak import EspeakTTS
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parent / "data"
 SPACEWALK = TESTDATA / "speech" / "spacewalk-interview.wav"
+JFK = TESTDATA / "speech" / "jfk.flac"
 
 
 _SYNTH = (
@@ -51,3 +53,18 @@ def read_wav(path: Path, rate: int = 16000) -> np.ndarray:
         if w.getnchannels() > 1:
             data = data.reshape(-1, w.getnchannels()).mean(axis=1).astype(np.int16)
         return resample(data, w.getframerate(), rate)
+
+
+def read_audio(path: Path, rate: int = 16000) -> np.ndarray:
+    """Any file PyAV (FFmpeg) decodes, e.g. FLAC, as mono int16 samples at `rate`."""
+    import av
+
+    chunks = []
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    return np.concatenate(chunks).astype(np.int16)

@@ -128,12 +128,40 @@ def keys_create(
 
 
 @app.command()
-def doctor() -> None:
-    """Say which providers and models were found, what is missing and how to get it."""
-    from parley.doctor import run_checks
+def doctor(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Ask the server running at this URL (GET /v1/diagnostics)."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="API key for --url (default: PARLEY_API_KEY).", show_default=False),
+    ] = None,
+) -> None:
+    """Say which providers and models were found, what is missing and how to get it: in
+    this shell's configuration, or on the server at --url."""
+    from parley.doctor import Check, fetch_server_checks, run_checks
 
+    checks: list[Check]
+    if url is None:
+        typer.echo(
+            "Reporting on this shell's configuration (its PARLEY_* variables and packages); "
+            "for a running server: parley doctor --url http://127.0.0.1:8000"
+        )
+        checks = run_checks(get_settings())
+    else:
+        api_key = key or get_settings().api_key
+        if not api_key:
+            typer.echo("--url needs an API key: --key KEY or PARLEY_API_KEY", err=True)
+            raise typer.Exit(2)
+        try:
+            version, checks = fetch_server_checks(url, api_key)
+        except RuntimeError as exc:
+            typer.echo(f"✗ server at {url}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"Reporting on the server at {url} (Parley {version})")
     ok = True
-    for check in run_checks(get_settings()):
+    for check in checks:
         mark = {"ok": "✓", "missing": "✗", "info": "•"}.get(check.status, "?")
         typer.echo(f"{mark} {check.name}: {check.detail}")
         if check.fix:

@@ -1,11 +1,27 @@
-"""`parley doctor`: what Parley found on this machine, what is missing, how to get it."""
+"""`parley doctor`: what Parley found on this machine, what is missing, how to get it.
+
+Without `--url` it reports on this shell's configuration (its `PARLEY_*` variables and
+installed packages); with `--url` on a running server, which answers
+`GET /v1/diagnostics` with the same checks made in its own environment.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from parley.config import Settings
+
+# user:password@ in a URL, and a query string (tokens travel there too)
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
+_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#]*)\?[^\s#]*")
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials and query strings of its URLs cut out."""
+    return _QUERY.sub(r"\1", _USERINFO.sub(r"\1", text))
 
 
 @dataclass(frozen=True)
@@ -74,3 +90,32 @@ def run_checks(settings: Settings) -> list[Check]:
     producers: list[Callable[[Settings], Check]] = [_stt, _llm]
     checks.extend(p(settings) for p in producers)
     return checks
+
+
+def fetch_server_checks(url: str, api_key: str, timeout: float = 30.0) -> tuple[str, list[Check]]:
+    """The version and checks of the server at `url` (`GET /v1/diagnostics`);
+    `RuntimeError` saying what went wrong if it cannot be asked."""
+    import httpx
+
+    endpoint = url.rstrip("/") + "/v1/diagnostics"
+    try:
+        answer = httpx.get(
+            endpoint, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"cannot reach it ({exc or type(exc).__name__})") from exc
+    if answer.status_code == 401:
+        raise RuntimeError("the server refused the API key (--key, or PARLEY_API_KEY)")
+    if answer.status_code == 404:
+        raise RuntimeError(f"no {endpoint} (not a Parley server, or an older one)")
+    try:
+        body: Any = answer.json()
+        if answer.status_code != 200:
+            raise ValueError(body)
+        checks = [
+            Check(str(c["name"]), str(c["status"]), str(c["detail"]), str(c.get("fix") or ""))
+            for c in body["checks"]
+        ]
+        return str(body.get("version", "?")), checks
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"unexpected answer: HTTP {answer.status_code}") from exc

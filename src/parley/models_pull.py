@@ -85,7 +85,7 @@ def _pull_whisper(size: str, settings: Settings) -> Path:
                 "so it cannot pull whisper models"
             ) from e
         raise PullError(
-            f"whisper models need faster-whisper ({e}): pip install 'parley[whisper]'"
+            f"whisper models need faster-whisper ({e}): pip install 'parley-voice[whisper]'"
         ) from e
     dest = settings.data_dir / "models" / "whisper"
     try:

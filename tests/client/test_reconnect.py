@@ -159,7 +159,7 @@ async def test_turns_replayed_twice_are_delivered_once(
         await stream.wait_for(TurnEnd, role="assistant", timeout=30)
     assert [e.turn_id for e in ends] == ["turn_001", "turn_002", "turn_003", "turn_004"]
     assert finals == ["turn_001", "turn_002", "turn_003", "turn_004"]
-    assert stream._filter.dropped == 4  # two turns' transcript and turn_end, replayed
+    assert stream.replays_dropped == 4  # two turns' transcript and turn_end, replayed
 
 
 async def test_a_deleted_session_ends_the_stream_without_reconnecting(

@@ -77,32 +77,41 @@ def fake_mic(path: Path, *parts: np.ndarray) -> Path:
     return path
 
 
+def chrome_options(profile: Path, *extra: str) -> Any:
+    """Headless Chromium, quiet (no background traffic), logging the console and network."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1440,1000",
+        *extra,
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return options
+
+
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Launch]:
     """Start headless Chromium with a given WAV as its microphone; all quit at the end."""
     drivers: list[Any] = []
 
     def start(wav: Path) -> Any:
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
+        options = chrome_options(
+            tmp_path / f"profile-{len(drivers)}",
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={wav}",
             "--autoplay-policy=no-user-gesture-required",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / f'profile-{len(drivers)}'}",
-            "--window-size=1440,1000",
-        ):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        )
         try:
             service = Service(executable_path=CHROMEDRIVER)
             driver = webdriver.Chrome(options=options, service=service)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parley.providers.vad.silero import FRAME_SAMPLES, SileroVAD, VADStream
-from tests.speech import SPACEWALK, read_wav, silence, speak
+from tests.speech import JFK, SPACEWALK, read_audio, read_wav, silence, speak
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,21 @@ def test_real_recording_is_mostly_speech(vad: SileroVAD) -> None:
     probs = probabilities(vad.stream(), read_wav(SPACEWALK))
     assert 0.8 < (probs > 0.5).mean() < 0.99  # speech, with pauses
     assert probs[-15:].max() < 0.2  # the recording ends in silence
+
+
+def test_old_broadcast_phrases_are_told_apart(vad: SileroVAD) -> None:
+    """JFK, 1961, hiss and all: "And so my fellow Americans / ask not / what your country
+    can do for you / ask what you can do for your country", a pause of 0.5-1 s between."""
+    voiced = probabilities(vad.stream(), read_audio(JFK)) > 0.5
+    phrases: list[list[int]] = []  # [first, last] voiced frame
+    for i in np.flatnonzero(voiced):
+        if phrases and i - phrases[-1][1] <= 12:  # gaps under 384 ms are within a phrase
+            phrases[-1][1] = i
+        else:
+            phrases.append([i, i])
+    long = [p for p in phrases if p[1] - p[0] >= 10]  # not a click of the old tape
+    assert len(long) == 4, phrases
+    assert 0.5 < voiced.mean() < 0.85
 
 
 def test_streams_keep_their_own_state(vad: SileroVAD) -> None:

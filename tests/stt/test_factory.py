@@ -41,7 +41,7 @@ def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
     else:
         assert "faster-whisper is not installed" in reason
     choice = choose_stt(settings(tmp_path))
-    assert choice.available and "parley[whisper]" in choice.fix
+    assert choice.available and "parley-voice[whisper]" in choice.fix
 
 
 @pytest.mark.skipif(not whisper_installed(), reason="faster-whisper is not installed")
@@ -76,7 +76,7 @@ def test_explicit_whisper(tmp_path: Path) -> None:
         with pytest.raises(STTError) as err:
             stt_from_settings("whisper", settings(tmp_path))
         assert err.value.code == "stt_unavailable"
-        assert "pip install 'parley[whisper]'" in err.value.message
+        assert "pip install 'parley-voice[whisper]'" in err.value.message
 
 
 def test_setting_is_read_when_no_kind_is_given(tmp_path: Path) -> None:

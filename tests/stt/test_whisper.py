@@ -1,6 +1,6 @@
 """faster-whisper without the extra, without its model, without the network.
 
-Nothing here downloads a model. Which half runs depends on whether `parley[whisper]` is
+Nothing here downloads a model. Which half runs depends on whether `parley-voice[whisper]` is
 installed; the offline checks run for real (HF_HUB_OFFLINE=1, a refused mirror).
 """
 
@@ -23,7 +23,7 @@ from parley.providers.stt.whisper import (
 from tests.doubles.tts_server import refused_port
 
 needs_whisper = pytest.mark.skipif(
-    not whisper_installed(), reason="faster-whisper is not installed (parley[whisper])"
+    not whisper_installed(), reason="faster-whisper is not installed (parley-voice[whisper])"
 )
 without_whisper = pytest.mark.skipif(whisper_installed(), reason="faster-whisper is installed")
 
@@ -46,7 +46,7 @@ async def test_not_installed_says_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(STTError) as err:
         await stt.open("en")
     assert err.value.code == "stt_unavailable"
-    assert "pip install 'parley[whisper]'" in err.value.message
+    assert "pip install 'parley-voice[whisper]'" in err.value.message
 
 
 @needs_whisper

@@ -95,7 +95,7 @@ def test_auto_skips_piper_voices_without_piper(
     add_piper_voice(settings)
     with caplog.at_level(logging.WARNING):
         assert list(build_tts(settings)) == ["espeak"]
-    assert "pip install 'parley[piper]'" in caplog.text
+    assert "pip install 'parley-voice[piper]'" in caplog.text
 
 
 def test_explicit_choices(tmp_path: Path, with_piper: None) -> None:
@@ -132,7 +132,7 @@ def test_piper_chosen_but_not_installed(tmp_path: Path, without_piper: None) -> 
     add_piper_voice(settings)
     with pytest.raises(TTSError) as err:
         build_tts(settings)
-    assert "pip install 'parley[piper]'" in err.value.message
+    assert "pip install 'parley-voice[piper]'" in err.value.message
 
 
 def statuses(lines: list[tuple[str, str, str]]) -> dict[str, str]:

@@ -141,7 +141,7 @@ async def test_without_piper_no_voices_and_a_clear_error(
         async for _ in tts.synthesize("Hello.", "piper-en_US-lessac-medium"):
             pass
     assert err.value.code == "tts_unavailable"
-    assert "pip install 'parley[piper]'" in err.value.message
+    assert "pip install 'parley-voice[piper]'" in err.value.message
 
 
 async def test_piper_that_fails_to_import_is_unavailable(
@@ -154,7 +154,7 @@ async def test_piper_that_fails_to_import_is_unavailable(
         async for _ in tts.synthesize("Hello.", "piper-en_US-lessac-medium"):
             pass
     assert err.value.code == "tts_unavailable"
-    assert "pip install 'parley[piper]'" in err.value.message
+    assert "pip install 'parley-voice[piper]'" in err.value.message
 
 
 async def test_unknown_voice(voices_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,7 +167,7 @@ async def test_unknown_voice(voices_dir: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 async def test_speaks_with_a_real_piper(tmp_path: Path) -> None:
-    pytest.importorskip("piper", reason="piper-tts not installed (pip install 'parley[piper]')")
+    pytest.importorskip("piper", reason="piper-tts not installed (pip install 'parley-voice[piper]')")
     ids = {chr(c): [i + 3] for i, c in enumerate(range(0x20, 0x370))}
     ids.update({chr(c): [len(ids) + 3 + i] for i, c in enumerate(range(0x1D00, 0x1DC0))})
     ids.update({"_": [0], "^": [1], "$": [2]})

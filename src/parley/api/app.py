@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from parley import __version__
 from parley.api.context import ServerContext
+from parley.api.docs import install_docs
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, health, voices, webhooks
+from parley.api.routes import agents, conversations, diagnostics, health, voices, webhooks
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -61,9 +62,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted server for real-time voice conversations with AI.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from local files (api/docs.py)
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, webhooks, voices, health, native, playground):
+    for module in (
+        conversations,
+        agents,
+        webhooks,
+        voices,
+        health,
+        diagnostics,
+        native,
+        playground,
+    ):
         app.include_router(module.router)
     return app

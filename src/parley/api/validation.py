@@ -31,7 +31,7 @@ def check_language(ctx: ServerContext, language: str) -> str:
             400,
             f"Unsupported 'language' {language!r} for speech recognition: the configured STT "
             f"({ctx.stt_name or 'default'}) handles {sorted(ctx.stt_languages)}. For other "
-            "languages install faster-whisper (pip install 'parley[whisper]', then "
+            "languages install faster-whisper (pip install 'parley-voice[whisper]', then "
             "PARLEY_STT=whisper) or point PARLEY_STT_BASE_URL at an OpenAI-compatible "
             "transcription server.",
             "language",

@@ -27,6 +27,8 @@ class EventHub:
     def __init__(self, max_queued: int = MAX_QUEUED) -> None:
         self._handlers: dict[str, list[Handler]] = {}
         self._history: dict[str, list[Event]] = {}
+        self._arrival: dict[str, list[int]] = {}  # each history event's place in the stream
+        self._received = 0
         self._claimed: dict[str, set[int]] = {}
         self._queue: deque[Event] = deque()
         self._max_queued = max_queued
@@ -60,6 +62,8 @@ class EventHub:
             self.final = event
         if event.type != "audio":
             self._history.setdefault(event.type, []).append(event)
+            self._arrival.setdefault(event.type, []).append(self._received)
+            self._received += 1
         self._queue.append(event)
         if len(self._queue) > self._max_queued:
             self._queue.popleft()
@@ -99,15 +103,50 @@ class EventHub:
     def find(self, event_type: str, match: Mapping[str, Any]) -> Event | None:
         """The earliest `event_type` event matching `match` that no earlier `find`
         returned; None if there is none yet."""
-        events = self._history.get(event_type, [])
-        claimed = self._claimed.setdefault(event_type, set())
-        for i, event in enumerate(events):
+        i = self._first(event_type, match)
+        if i is None:
+            return None
+        self._claimed.setdefault(event_type, set()).add(i)
+        return self._history[event_type][i]
+
+    def _first(self, event_type: str, match: Mapping[str, Any]) -> int | None:
+        claimed = self._claimed.get(event_type, ())
+        for i, event in enumerate(self._history.get(event_type, ())):
             if i not in claimed and matches(event, match):
-                claimed.add(i)
-                return event
+                return i
         return None
 
-    async def wait_for(self, event_type: str, within: float, match: Mapping[str, Any]) -> Event:
+    def _server_error_first(self, event_type: str, match: Mapping[str, Any]) -> ErrorEvent | None:
+        """A server `error` not yet returned or raised that came before the earliest
+        match (or with none yet): claimed, to be raised instead."""
+        e = self._first("error", {"client_side": False})
+        if e is None:
+            return None
+        m = self._first(event_type, match)
+        if m is not None and self._arrival[event_type][m] < self._arrival["error"][e]:
+            return None
+        self._claimed.setdefault("error", set()).add(e)
+        error = self._history["error"][e]
+        assert isinstance(error, ErrorEvent)
+        return error
+
+    def poll(
+        self, event_type: str, match: Mapping[str, Any], raise_on_error: bool
+    ) -> Event | None:
+        """`find`, but with `raise_on_error` a server error that came first is raised."""
+        if raise_on_error and event_type != "error":
+            error = self._server_error_first(event_type, match)
+            if error is not None:
+                raise error.as_exception()
+        return self.find(event_type, match)
+
+    async def wait_for(
+        self,
+        event_type: str,
+        within: float,
+        match: Mapping[str, Any],
+        raise_on_error: bool = False,
+    ) -> Event:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}")
         if event_type == "audio":
@@ -116,7 +155,7 @@ class EventHub:
         deadline = loop.time() + within
         while True:
             wake = self._wake
-            found = self.find(event_type, match)
+            found = self.poll(event_type, match, raise_on_error)
             if found is not None:
                 return found
             if self.final is not None:

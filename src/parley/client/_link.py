@@ -1,4 +1,4 @@
-"""The connection machinery under `AsyncStream`, resilient to dropped connections.
+"""The connection lifecycle under `AsyncStream`, resilient to dropped connections.
 
 Lifecycle::
 
@@ -14,17 +14,17 @@ Lifecycle::
   stored meanwhile and `resume.TurnFilter` delivers each turn's final `transcript` and
   `turn_end` exactly once. `session_started` is delivered once; a reconnection shows up
   as `reconnected`.
-- While reconnecting, microphone audio is dropped (as on a phone line), text messages
-  (`inject_user_message`, `update_prompt`, …) are held and sent once the stream is back,
-  and `keep_alive`/`send_tool_result` are dropped (the server fails a call whose client
-  disconnected).
+- While reconnecting, microphone audio is dropped and text messages are held
+  (`_outbox.Outbox`).
+
+What a connection receives is delivered by `_delivery.Delivery` (exactly once per turn);
+tool calls are answered by `_tool_answers.ToolAnswers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,28 +33,15 @@ from typing import Any, Self
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from parley.audio.codecs import ENCODINGS, SAMPLE_RATES, Codec, CodecError, make_codec
+from parley.audio.codecs import ENCODINGS, SAMPLE_RATES
 from parley.client._connect import open_stream
+from parley.client._delivery import Delivery
 from parley.client._http import ClientConfig
-from parley.client._hub import EventHub
-from parley.client.audio import AudioBuffer
+from parley.client._outbox import Outbox
+from parley.client._tool_answers import ToolAnswers
 from parley.client.errors import STREAM_CLOSED, ParleyError
-from parley.client.events import (
-    Audio,
-    Close,
-    Disconnected,
-    ErrorEvent,
-    Event,
-    Reconnected,
-    SessionEnded,
-    SessionStarted,
-    ToolCall,
-    Transcript,
-    TurnEnd,
-    parse_event,
-)
-from parley.client.resume import BACKOFF_BASE_S, BACKOFF_CAP_S, TurnFilter, backoff_delay
-from parley.client.tools import ToolFunction, ToolRegistry, run_tool
+from parley.client.events import Close, Disconnected, ErrorEvent, Reconnected, ToolCall
+from parley.client.resume import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_delay
 
 log = logging.getLogger("parley.client")
 
@@ -75,6 +62,7 @@ class StreamOptions:
     backoff_cap: float = BACKOFF_CAP_S
     last_turn_id: str | None = None
     keep_audio: bool = True
+    raise_on_error: bool = True  # wait_for and iteration raise on a server `error` event
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SAMPLE_RATES:
@@ -88,7 +76,8 @@ class StreamOptions:
 
 
 class StreamLink:
-    """The connection side of `AsyncStream`: connecting, reading, reconnecting, closing."""
+    """Connecting, reading, reconnecting, closing. `delivery` (events, turns, received
+    audio), `outbox` (sending) and `tools` (automatic answers) are its parts."""
 
     def __init__(
         self,
@@ -99,25 +88,26 @@ class StreamLink:
     ) -> None:
         self.session_id = session_id
         self.options = options or StreamOptions()
-        self.sample_rate = self.options.sample_rate
-        self.encoding = self.options.encoding
         self._config = config
         self._baseline_fn = baseline
-        self._hub = EventHub()
-        self._tools = ToolRegistry()
-        self._filter = TurnFilter(self.options.last_turn_id)
-        self._audio = AudioBuffer(self.sample_rate)
-        self._codec: Codec = make_codec(self.encoding, self.sample_rate)
-        self._ws: ClientConnection | None = None
+        opts = self.options
+        self.outbox = Outbox(opts.encoding, opts.sample_rate, hold_on_drop=opts.reconnect)
+        self.delivery = Delivery(session_id, opts.sample_rate, opts.keep_audio, self._on_tool)
+        self.delivery.start_from(opts.last_turn_id)
+        self.tools = ToolAnswers(self.delivery.hub, self.send_tool_result)
         self._state = "new"
         self._closing = False
-        self._session_ended: str | None = None
         self._runner: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
-        self._outbox: list[str] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._iterating = False
         self.connection_attempts = 0  # sockets opened or tried, for diagnostics
+
+    @property
+    def state(self) -> str:
+        """`new`, `connecting`, `open`, `reconnecting` or `closed`."""
+        return self._state
+
+    def _on_tool(self, call: ToolCall) -> None:
+        self.tools.answer(call)
 
     # --- connecting --------------------------------------------------------------------
 
@@ -127,26 +117,26 @@ class StreamLink:
         async with self._connect_lock:
             if self._state != "new":
                 if self._state == "closed":
-                    raise self._closed_error()
+                    raise self.closed_error()
                 return self
             self._state = "connecting"
             try:
                 baseline = self.options.last_turn_id
                 if baseline is None and self._baseline_fn is not None:
                     baseline = await self._baseline_fn()
-                self._filter = TurnFilter(baseline)
+                self.delivery.start_from(baseline)
                 ws, early = await self._open()
                 if self._closing:
                     await ws.close()
-                    raise self._closed_error()
+                    raise self.closed_error()
             except BaseException as exc:
                 error = exc if isinstance(exc, ParleyError) else None
                 reason = error.message if error is not None else repr(exc)
                 code = error.close_code if error is not None else None
                 await self._finish(Close(code=code, reason=reason, error=error))
                 raise
-            self._ws, self._state = ws, "open"  # handlers of the early events may send
-            await self._deliver_early(early, None)
+            self.outbox.ws, self._state = ws, "open"  # handlers of the early events may send
+            await self.delivery.early(early, None)
             if self._state != "closed":  # unless one of them closed the stream
                 self._runner = asyncio.create_task(self._run(ws), name=f"parley-{self.session_id}")
         return self
@@ -154,23 +144,26 @@ class StreamLink:
     async def _open(self) -> tuple[ClientConnection, list[dict[str, Any]]]:
         self.connection_attempts += 1
         params = {
-            "sample_rate": self.sample_rate,
-            "encoding": self.encoding,
+            "sample_rate": self.options.sample_rate,
+            "encoding": self.options.encoding,
             "vad_threshold": self.options.vad_threshold,
-            "last_turn_id": self._filter.resume_from,
+            "last_turn_id": self.delivery.turns.resume_from,
         }
         url = self._config.stream_url(self.session_id, params)
         headers = {k: v for k, v in self._config.headers().items() if k != "User-Agent"}
         return await open_stream(url, headers, self._config.timeout)
 
-    async def _ensure_open(self) -> None:
+    async def ensure_open(self) -> None:
+        """Connect if not yet (or wait for the connection in progress); `ParleyError`
+        once the stream is closed."""
         if self._state in ("new", "connecting"):
-            await self.connect()  # or wait for the connection in progress
+            await self.connect()
         if self._state == "closed":
-            raise self._closed_error()
+            raise self.closed_error()
 
-    def _closed_error(self) -> ParleyError:
-        final = self._hub.final
+    def closed_error(self) -> ParleyError:
+        """What a use of the closed stream raises (with the close code and reason)."""
+        final = self.delivery.hub.final
         if final is None:
             return ParleyError(None, STREAM_CLOSED, "the stream is closed")
         return ParleyError(
@@ -189,14 +182,15 @@ class StreamLink:
                     with contextlib.suppress(Exception):
                         await ws.close(1000, CLIENT_CLOSED)
                     return
-                await self._attach(ws)
+                await self.outbox.attach(ws)
+                self._state = "open"
                 code, reason = await self._read(ws)
-                self._ws = None
+                self.outbox.detach()
                 if self._closing:
                     await self._finish(Close(code=1000, reason=CLIENT_CLOSED))
                     return
-                if self._session_ended is not None:
-                    why = reason or f"session ended: {self._session_ended}"
+                if self.delivery.session_ended is not None:
+                    why = reason or f"session ended: {self.delivery.session_ended}"
                     await self._finish(Close(code=code, reason=why))
                     return
                 error = ParleyError(
@@ -211,7 +205,7 @@ class StreamLink:
                     )
                     return
                 self._state = "reconnecting"
-                await self._hub.emit(Disconnected(code=code, reason=reason))
+                await self.delivery.hub.emit(Disconnected(code=code, reason=reason))
                 again = await self._reconnect(code, reason)
                 if again is None:
                     return
@@ -223,25 +217,13 @@ class StreamLink:
             error = ParleyError(None, STREAM_CLOSED, f"internal error: {exc!r}")
             await self._finish(Close(code=None, reason=error.message, error=error))
 
-    async def _attach(self, ws: ClientConnection) -> None:
-        """Send what was held while disconnected, then let senders use `ws`."""
-        while self._outbox:
-            text = self._outbox[0]
-            try:
-                await ws.send(text)
-            except ConnectionClosed:
-                break
-            self._outbox.pop(0)
-        self._ws = ws
-        self._state = "open"
-
     async def _read(self, ws: ClientConnection) -> tuple[int | None, str]:
         try:
             async for message in ws:
                 if isinstance(message, bytes):
-                    await self._on_audio(message)
+                    await self.delivery.audio_in(message, self.outbox.decode)
                 else:
-                    await self._on_text(message)
+                    await self.delivery.text(message)
         except ConnectionClosed:
             pass
         except OSError:
@@ -259,7 +241,7 @@ class StreamLink:
                 backoff_delay(attempt, self.options.backoff_base, self.options.backoff_cap)
             )
             attempts = attempt + 1
-            resume = self._filter.resume_from
+            resume = self.delivery.turns.resume_from
             try:
                 ws, early = await self._open()
             except ParleyError as exc:
@@ -268,14 +250,14 @@ class StreamLink:
                 if not exc.retryable:
                     break
                 continue
-            self._codec = make_codec(self.encoding, self.sample_rate)  # fresh codec state
+            self.outbox.new_connection()
             back = Reconnected(
                 session_id=self.session_id,
                 attempts=attempts,
                 last_turn_id=resume,
                 downtime_s=loop.time() - down_since,
             )
-            await self._deliver_early(early, back)
+            await self.delivery.early(early, back)
             return ws
         if last is not None and not last.retryable:
             error = last
@@ -286,7 +268,7 @@ class StreamLink:
                 f"gave up reconnecting after {attempts} attempt(s); last: {last or reason}",
                 close_code=code,
             )
-        await self._hub.emit(
+        await self.delivery.hub.emit(
             ErrorEvent(
                 code="reconnect_failed", message=str(error), client_side=True, exception=error
             )
@@ -294,125 +276,28 @@ class StreamLink:
         await self._finish(Close(code=error.close_code or code, reason=error.message, error=error))
         return None
 
-    async def _deliver_early(self, early: list[dict[str, Any]], back: Reconnected | None) -> None:
-        for data in early:
-            event = parse_event(data)
-            if isinstance(event, SessionStarted) and back is not None:
-                await self._hub.emit(back)  # session_started is delivered once per stream
-            else:
-                await self._dispatch(event)
-
     async def _finish(self, close: Close) -> None:
         if self._state == "closed":
             return
         self._state = "closed"
-        self._ws = None
-        self._outbox.clear()
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
-        await self._hub.emit(close)
+        self.outbox.clear()
+        self.tools.cancel()
+        await self.delivery.hub.emit(close)
 
-    # --- receiving ---------------------------------------------------------------------
+    # --- sending -----------------------------------------------------------------------
 
-    async def _on_text(self, text: str) -> None:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            await self._client_error("invalid_message", f"not a JSON event: {text[:200]!r}")
-            return
-        await self._dispatch(parse_event(data))
+    async def send_control(self, message: dict[str, Any], hold: bool = True) -> None:
+        """Send a JSON message (connecting first if needed); see `Outbox.send_control`."""
+        await self.ensure_open()
+        await self.outbox.send_control(message, hold)
 
-    async def _dispatch(self, event: Event) -> None:
-        if isinstance(event, TurnEnd | Transcript):
-            final = isinstance(event, TurnEnd) or event.is_final
-            if final and not self._filter.admit(event.type, event.turn_id):
-                log.debug("stream %s: dropped a duplicate %r", self.session_id, event)
-                return
-        if isinstance(event, SessionEnded):
-            self._session_ended = event.reason
-        if isinstance(event, ToolCall):
-            self._answer_tool(event)
-        await self._hub.emit(event)
-
-    async def _on_audio(self, data: bytes) -> None:
-        try:
-            samples = self._codec.decode(data)
-        except CodecError as exc:
-            await self._client_error("invalid_audio", f"undecodable audio from the server: {exc}")
-            return
-        if self.options.keep_audio:
-            self._audio.append(samples)
-        await self._hub.emit(Audio(data=data, samples=samples, sample_rate=self.sample_rate))
-
-    async def _client_error(
-        self, code: str, message: str, exc: BaseException | None = None
-    ) -> None:
-        await self._hub.emit(
-            ErrorEvent(code=code, message=message, client_side=True, exception=exc)
-        )
-
-    # --- tools -------------------------------------------------------------------------
-
-    def _answer_tool(self, call: ToolCall) -> None:
-        fn = self._tools.get(call.name)
-        if fn is None:
-            if self._hub.has_handler("tool_call") or self._iterating:
-                return  # the application answers it
-            why = f"no function for the tool {call.name!r} is registered in the client"
-            self._spawn(self._quiet_tool_result(call.call_id, None, why))
-            return
-        self._spawn(self._run_tool(fn, call))
-
-    async def _run_tool(self, fn: ToolFunction, call: ToolCall) -> None:
-        result, error, exc = await run_tool(fn, call)
-        if error is not None:
-            await self._client_error(
-                "tool_error", f"tool {call.name!r} (call {call.call_id}) failed: {error}", exc
-            )
-        await self._quiet_tool_result(call.call_id, result, error)
-
-    async def _quiet_tool_result(self, call_id: str, result: Any, error: str | None) -> None:
-        with contextlib.suppress(ParleyError):
-            await self._send_tool_result(call_id, result, error)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_control(self, message: dict[str, Any], hold: bool = True) -> None:
-        await self._ensure_open()
-        text = json.dumps(message)
-        ws = self._ws
-        if ws is None:
-            if hold:
-                self._outbox.append(text)
-            return
-        try:
-            await ws.send(text)
-        except ConnectionClosed:
-            if hold and self.options.reconnect:
-                self._outbox.append(text)
-
-    async def _send_binary(self, messages: list[bytes]) -> None:
-        ws = self._ws
-        if ws is None:
-            return  # reconnecting: live audio is dropped
-        with contextlib.suppress(ConnectionClosed):
-            for message in messages:
-                await ws.send(message)
-
-    async def _send_tool_result(self, call_id: str, result: Any, error: str | None) -> None:
+    async def send_tool_result(self, call_id: str, result: Any, error: str | None) -> None:
         message: dict[str, Any] = {"type": "tool_result", "call_id": call_id}
         if error is not None:
             message["error"] = str(error)
         else:
             message["result"] = result
-        await self._send_control(message, hold=False)
+        await self.send_control(message, hold=False)
 
     # --- closing -----------------------------------------------------------------------
 
@@ -421,7 +306,7 @@ class StreamLink:
         if self._state == "closed":
             return
         self._closing = True
-        ws, runner = self._ws, self._runner
+        ws, runner = self.outbox.ws, self._runner
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close(1000, CLIENT_CLOSED)

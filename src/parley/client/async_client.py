@@ -116,6 +116,7 @@ class AsyncConversations:
         max_reconnect_attempts: int = 10,
         last_turn_id: str | None = None,
         keep_audio: bool = True,
+        raise_on_error: bool = True,
     ) -> AsyncStream:
         """The session's live stream, not connected yet: `async with` it (or `await
         stream.connect()`). Options as in `Parley.conversations.stream`."""
@@ -127,6 +128,7 @@ class AsyncConversations:
             max_reconnect_attempts=max_reconnect_attempts,
             last_turn_id=last_turn_id,
             keep_audio=keep_audio,
+            raise_on_error=raise_on_error,
         )
 
         async def baseline() -> str | None:

@@ -116,6 +116,7 @@ class Conversations:
         max_reconnect_attempts: int = 10,
         last_turn_id: str | None = None,
         keep_audio: bool = True,
+        raise_on_error: bool = True,
     ) -> Stream:
         """The session's live stream (not connected yet: use `with`, or `connect()`).
 
@@ -123,7 +124,9 @@ class Conversations:
         tries with exponential backoff. `last_turn_id`: the last turn this application
         already handled (e.g. kept from an earlier process); by default the last turn
         stored when the stream starts. `keep_audio`: collect the reply audio in
-        `stream.audio` (about 115 MB per hour of speech at 16 kHz)."""
+        `stream.audio` (about 115 MB per hour of speech at 16 kHz). `raise_on_error`:
+        a server `error` event makes `wait_for` and iteration raise `ParleyError`
+        (`False`: iteration yields it, `wait_for` waits on)."""
         options = StreamOptions(
             sample_rate=sample_rate,
             encoding=encoding,
@@ -132,6 +135,7 @@ class Conversations:
             max_reconnect_attempts=max_reconnect_attempts,
             last_turn_id=last_turn_id,
             keep_audio=keep_audio,
+            raise_on_error=raise_on_error,
         )
 
         def baseline() -> str | None:

@@ -126,6 +126,12 @@ class ErrorEvent(Event):
     client_side: bool = False
     exception: BaseException | None = field(default=None, compare=False)
 
+    def as_exception(self) -> ParleyError:
+        """This error as the `ParleyError` that `wait_for` and iteration raise: `type` is
+        the event's `code` (`llm_not_configured`, …), `message` its message, `status`
+        None."""
+        return ParleyError(None, self.code, self.message)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SessionEnded(Event):

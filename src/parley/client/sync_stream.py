@@ -67,11 +67,11 @@ class Stream:
         thread = self._thread
         if thread is None or not thread.alive:
             coro.close()
-            raise self._inner._closed_error()
+            raise self._inner.closed_error()
         try:
             return thread.run(coro)
         except LoopEnded:
-            raise self._inner._closed_error() from None
+            raise self._inner.closed_error() from None
 
     def _send(self, coro: Coroutine[Any, Any, None]) -> None:
         thread = self._thread
@@ -158,7 +158,7 @@ class Stream:
     def connect(self) -> Stream:
         """Open the stream; `ParleyError` if the server refuses it."""
         if self._inner.closed:
-            raise self._inner._closed_error()
+            raise self._inner.closed_error()
         if self._thread is None:
             self._thread = LoopThread(f"parley-stream-{self._inner.session_id}")
         elif self._thread.in_loop_thread:
@@ -222,30 +222,62 @@ class Stream:
         self._send(self._inner.keep_alive())
 
     @overload
-    def wait_for(self, event_type: type[E], timeout: float = 30.0, **match: Any) -> E: ...
+    def wait_for(
+        self,
+        event_type: type[E],
+        timeout: float = 30.0,
+        *,
+        raise_on_error: bool | None = None,
+        **match: Any,
+    ) -> E: ...
 
     @overload
-    def wait_for(self, event_type: str, timeout: float = 30.0, **match: Any) -> Event: ...
+    def wait_for(
+        self,
+        event_type: str,
+        timeout: float = 30.0,
+        *,
+        raise_on_error: bool | None = None,
+        **match: Any,
+    ) -> Event: ...
 
-    def wait_for(self, event_type: str | type[Event], timeout: float = 30.0, **match: Any) -> Event:
-        """See `AsyncStream.wait_for` (blocking)."""
-        found = self._inner.find(event_type, **match)
+    def wait_for(
+        self,
+        event_type: str | type[Event],
+        timeout: float = 30.0,
+        *,
+        raise_on_error: bool | None = None,
+        **match: Any,
+    ) -> Event:
+        """See `AsyncStream.wait_for` (blocking): a server `error` event raises
+        `ParleyError` at once unless `raise_on_error=False`."""
+        if raise_on_error is None:
+            raise_on_error = self._inner.options.raise_on_error
+        found = self._inner.find(event_type, raise_on_error=raise_on_error, **match)
         if found is not None:
             return found
         if self._inner.closed:  # nothing more can come; let the async side explain
             thread = self._thread
             if thread is None or not thread.alive:
-                raise self._inner._closed_error()
-        return self._blocking(self._inner.wait_for(event_type, timeout, **match))
+                raise self._inner.closed_error()
+        return self._blocking(
+            self._inner.wait_for(event_type, timeout, raise_on_error=raise_on_error, **match)
+        )
 
     @overload
-    def find(self, event_type: type[E], **match: Any) -> E | None: ...
+    def find(
+        self, event_type: type[E], *, raise_on_error: bool = False, **match: Any
+    ) -> E | None: ...
 
     @overload
-    def find(self, event_type: str, **match: Any) -> Event | None: ...
+    def find(
+        self, event_type: str, *, raise_on_error: bool = False, **match: Any
+    ) -> Event | None: ...
 
-    def find(self, event_type: str | type[Event], **match: Any) -> Event | None:
-        return self._inner.find(event_type, **match)
+    def find(
+        self, event_type: str | type[Event], *, raise_on_error: bool = False, **match: Any
+    ) -> Event | None:
+        return self._inner.find(event_type, raise_on_error=raise_on_error, **match)
 
     def __iter__(self) -> Iterator[Event]:
         self._inner.__aiter__()
@@ -254,7 +286,7 @@ class Stream:
     def __next__(self) -> Event:
         thread = self._thread
         if self._inner.closed and (thread is None or not thread.alive):
-            event = self._inner._hub.next_nowait()  # drain what is left, without a loop
+            event = self._inner.next_nowait()  # drain what is left, without a loop
             if event is None:
                 raise StopIteration
             return event

@@ -34,7 +34,7 @@ __all__ = [
 
 KINDS = ("auto", "pocketsphinx", "whisper", "openai")
 _OTHER_LANGUAGES = (
-    "for other languages and better accuracy: pip install 'parley[whisper]' and "
+    "for other languages and better accuracy: pip install 'parley-voice[whisper]' and "
     "`parley models pull whisper-base`, or set PARLEY_STT_BASE_URL to an "
     "OpenAI-compatible speech-to-text server"
 )

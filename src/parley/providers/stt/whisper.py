@@ -1,6 +1,6 @@
 """faster-whisper (CTranslate2 Whisper): accurate, multilingual, optional.
 
-Installed with `pip install 'parley[whisper]'`; this module imports without it and says
+Installed with `pip install 'parley-voice[whisper]'`; this module imports without it and says
 so with `STTError("stt_unavailable")` when used.
 
 Models (`PARLEY_WHISPER_MODEL`): a size (`base`, `small`, `large-v3`, ...; default
@@ -38,7 +38,7 @@ from parley.providers.stt.base import (
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'parley[whisper]'"
+INSTALL_HINT = "pip install 'parley-voice[whisper]'"
 DEFAULT_MODEL = "base"
 # faster-whisper's own table (faster_whisper.utils._MODELS), for sizes given by name.
 _REPOS = {

@@ -1,4 +1,4 @@
-"""Piper neural voices (optional extra: `pip install 'parley[piper]'`).
+"""Piper neural voices (optional extra: `pip install 'parley-voice[piper]'`).
 
 A voice is two files in the voices directory (default `<data_dir>/models/piper/`)::
 
@@ -47,7 +47,7 @@ from parley.providers.tts.errors import (
 log = logging.getLogger(__name__)
 
 ENGINE = "piper"
-INSTALL_HINT = "pip install 'parley[piper]'"
+INSTALL_HINT = "pip install 'parley-voice[piper]'"
 HUB_URL = "https://huggingface.co"  # HF_ENDPOINT overrides it, as for huggingface_hub
 HUB_REPO = "rhasspy/piper-voices"
 CATALOGUE_URL = f"{HUB_URL}/{HUB_REPO}/tree/main"
