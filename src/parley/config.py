@@ -51,6 +51,23 @@ class Settings(BaseSettings):
     tts_sample_rate: int = 24000  # of the server's response_format="pcm" audio
     piper_voices_dir: Path | None = None  # default: data_dir/models/piper
 
+    # Security and limits (README "Security")
+    webhook_allow: str = ""  # hosts/IPs/CIDRs webhook tools may reach despite being private
+    webhook_max_bytes: int = 1024 * 1024  # a tool's answer, decompressed
+    webhook_concurrency: int = 64  # webhook calls in flight, whole process
+    webhook_session_concurrency: int = 4  # webhook calls in flight, one session
+    max_tool_calls_per_round: int = 16  # more in one LLM round are answered with an error
+    secret_key: str | None = None  # Fernet key for webhook header secrets; else data_dir file
+    max_streams_per_account: int = 20  # live WebSocket streams of one account
+    max_streams: int = 500  # live WebSocket streams, whole process
+    rate_limit_per_s: float = 20.0  # REST requests per second per account (token bucket)
+    rate_limit_burst: int = 60
+    global_rate_limit_per_s: float = 500.0  # REST requests per second, whole process
+    ws_max_text_bytes: int = 64 * 1024  # one control (JSON) message
+    ws_max_audio_bytes: int = 256 * 1024  # one binary audio message (~8 s of 16 kHz pcm16)
+    forwarded_allow_ips: str = "127.0.0.1,::1"  # proxies whose X-Forwarded-* are trusted
+    stream_token_scopes: str = "audio,inject_user_message,tool_result,keep_alive"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
