@@ -125,7 +125,11 @@ def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Sett
 def llm_backed_server(llm_base_url: str, tmp: Path) -> Iterator[ServerThread]:
     """A live server on a fresh SQLite file whose LLM is the double at `llm_base_url`."""
     settings = server_settings(
-        fresh_database_url("sqlite", tmp), tmp, llm_base_url=llm_base_url, llm_model="test-model"
+        fresh_database_url("sqlite", tmp),
+        tmp,
+        llm_base_url=llm_base_url,
+        llm_model="test-model",
+        webhook_allow="127.0.0.1",  # the tests' webhook doubles listen on loopback
     )
     with ServerThread(settings) as srv:
         yield srv

@@ -116,6 +116,12 @@ class OutboundPolicy:
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return cls([str(i) for i in items])
 
+    def allows_host(self, host: str) -> bool:
+        return self._host_allowed(host)
+
+    def allows_address(self, ip: IPAddress) -> bool:
+        return self._address_allowed(ip)
+
     def _host_allowed(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         return self.allow_all or host in self.hosts or any(host.endswith(s) for s in self.suffixes)

@@ -19,7 +19,7 @@ from parley.api.schemas import (
     StreamTokenOut,
     TurnOut,
 )
-from parley.api.tools import normalise_tools
+from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
@@ -53,7 +53,7 @@ def conversation_out(
         voice_id=rec.voice_id,
         language=rec.language,
         system_prompt=rec.system_prompt,
-        tools=[t.to_json() for t in rec.tools],
+        tools=[public_tool(t) for t in rec.tools],
         context_window=rec.context_window,
         max_turns=rec.max_turns,
         total_turns=rec.total_turns,
@@ -67,7 +67,7 @@ def conversation_out(
         ended_at=iso(rec.ended_at),
     ).model_dump()
     out["history"] = [turn_out(t) for t in turns]
-    out["tools"] = [t.to_json() for t in rec.tools]  # no "endpoint": null on client tools
+    out["tools"] = [public_tool(t) for t in rec.tools]  # no "endpoint": null on client tools
     for optional in ("agent_id", "metadata", "expires_at", "ended_at"):
         if out[optional] is None:
             del out[optional]
@@ -97,7 +97,7 @@ async def create_conversation(
     """Create a conversation session; connect to its `websocket_url` to talk."""
     language = check_language(ctx, body.language)
     check_voice(ctx, body.voice_id, language)
-    tools = normalise_tools(body.tools)
+    tools = normalise_tools(body.tools, ctx.secrets, ctx.outbound)
     rec = await ctx.store.conversations.create(
         account_id=account,
         voice_id=body.voice_id,
