@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     ws_max_audio_bytes: int = 256 * 1024  # one binary audio message (~8 s of 16 kHz pcm16)
     forwarded_allow_ips: str = "127.0.0.1,::1"  # proxies whose X-Forwarded-* are trusted
     stream_token_scopes: str = "audio,inject_user_message,tool_result,keep_alive"
+    resume_token_ttl_s: int = 86400  # a session_started resume_token (bounded by expires_at)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

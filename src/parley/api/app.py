@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.api.context import ServerContext
 from parley.api.errors import install_error_handlers
-from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, health, voices
+from parley.api.limits import BodySizeLimit, GlobalRateLimit
+from parley.api.routes import agents, conversations, health, keys, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await Store.open(settings.resolved_database_url())
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
+        retired = await store.keys.revoke_stale_bootstrap(settings.api_key)
+        if retired:
+            log.warning("revoked %d bootstrap key(s) no longer in PARLEY_API_KEY", retired)
         runtime = build_runtime(settings)
         start_stt = getattr(runtime.stt, "start", None)
         if start_stt is not None:  # worker processes up before the first caller
@@ -61,6 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (conversations, agents, voices, health, native, playground):
+    app.add_middleware(
+        GlobalRateLimit,
+        rate_per_s=settings.global_rate_limit_per_s,
+        burst=max(1, int(settings.global_rate_limit_per_s * 2)),
+    )
+    for module in (conversations, agents, keys, voices, health, native, playground):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from parley.config import Settings
 from parley.engine.runtime import Runtime
+from parley.api.limits import StreamSlots, TokenBucket
 from parley.engine.sessions import SessionManager
 from parley.net.outbound import OutboundPolicy
 from parley.net.secrets import SecretBox
@@ -29,6 +30,15 @@ class ServerContext:
     def secrets(self) -> SecretBox:
         """Encrypts webhook header secrets (PARLEY_SECRET_KEY or data_dir/secret.key)."""
         return SecretBox.from_settings(self.settings)
+
+    @cached_property
+    def rate(self) -> TokenBucket:
+        """REST requests per account (PARLEY_RATE_LIMIT_PER_S, PARLEY_RATE_LIMIT_BURST)."""
+        return TokenBucket(self.settings.rate_limit_per_s, self.settings.rate_limit_burst)
+
+    @cached_property
+    def stream_slots(self) -> StreamSlots:
+        return StreamSlots(self.settings.max_streams_per_account, self.settings.max_streams)
 
     @cached_property
     def outbound(self) -> OutboundPolicy:

@@ -27,7 +27,9 @@ class ConversationCreate(_Request):
     language: str = Field("en", description="ISO 639-1 code.")
     tools: list[Any] | None = Field(None, description="Tool definitions (see README).")
     context_window: int = Field(50, ge=1, le=100_000, description="Turns kept in context.")
-    max_turns: int | None = Field(None, ge=1, description="Turn limit; null = unlimited.")
+    max_turns: int | None = Field(
+        None, ge=1, le=1_000_000, description="Turn limit; null = unlimited."
+    )
     settings: SessionSettings | None = None
 
 
@@ -37,7 +39,7 @@ class AgentCreate(_Request):
     system_prompt: str = Field(min_length=1, max_length=100_000)
     language: str = "en"
     tools: list[Any] | None = None
-    max_turns: int | None = Field(50, ge=1)
+    max_turns: int | None = Field(50, ge=1, le=1_000_000)
 
 
 class AgentSessionCreate(_Request):
@@ -64,11 +66,47 @@ class ConversationCreated(BaseModel):
     websocket_url: str
 
 
+class StreamTokenCreate(_Request):
+    scopes: list[str] | None = Field(
+        None,
+        max_length=16,
+        description="What the token may send on the stream (default: audio, keep_alive, "
+        "inject_user_message, tool_result; also update_prompt, update_voice, "
+        "inject_agent_message).",
+    )
+
+
 class StreamTokenOut(BaseModel):
     token: str
     session_id: str
     expires_at: str
     websocket_url: str
+    scopes: list[str] = []
+
+
+class KeyCreate(_Request):
+    name: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: str
+    bootstrap: bool
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret: shown this once, stored only as a hash.")
+
+
+class KeyList(BaseModel):
+    data: list[KeyOut]
+
+
+class KeyRevoked(BaseModel):
+    id: str
+    status: str
 
 
 class TurnOut(BaseModel):
@@ -176,4 +214,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody},
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    413: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "Rate limited; see Retry-After."},
 }

@@ -162,6 +162,14 @@ class ConversationStore:
     ) -> TurnRecord:
         """Store a completed turn durably and return it with its `turn_id`."""
         async with self._sm.begin() as s:
+            # Write to the conversation's row first: it locks the row (PostgreSQL) or the
+            # database (SQLite) until commit, so two processes appending at once take
+            # turns here instead of both reading the same max(seq).
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_activity_at=utcnow())
+            )
             q = select(func.coalesce(func.max(Turn.seq), 0)).where(
                 Turn.conversation_id == conversation_id
             )
@@ -178,11 +186,6 @@ class ConversationStore:
                 meta=meta,
             )
             s.add(row)
-            await s.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(last_activity_at=utcnow())
-            )
         return _turn_record(row)
 
     async def turns(self, conversation_id: str, last: int | None = None) -> list[TurnRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from parley.api.auth import require_account
@@ -16,6 +16,7 @@ from parley.api.schemas import (
     ConversationCreated,
     ConversationEnded,
     ConversationOut,
+    StreamTokenCreate,
     StreamTokenOut,
     TurnOut,
 )
@@ -23,6 +24,7 @@ from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
+from parley.transports.params import parse_scopes
 from parley.timeutil import iso
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -159,21 +161,33 @@ async def delete_conversation(
 async def create_stream_token(
     session_id: str,
     request: Request,
+    body: StreamTokenCreate | None = Body(None),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> dict[str, Any]:
-    """A short-lived token that opens this session's stream and nothing else: what a
-    browser uses as `?token=` or the `token.<token>` subprotocol, instead of an API key."""
+    """A short-lived, single-use token that opens this session's stream and nothing else:
+    what a browser uses as the `token.<token>` subprotocol instead of an API key. It may
+    send only its `scopes` on the stream (README "Security")."""
     rec = await ctx.store.conversations.get(session_id, account)
     if rec is None:
         raise not_found("conversation", session_id, "session_id")
     if rec.status not in ("ready", "active"):
         raise ApiError(409, "This conversation has ended.", "session_id")
+    try:
+        requested = body.scopes if body is not None and body.scopes is not None else None
+        scopes = parse_scopes(
+            requested if requested is not None else ctx.settings.stream_token_scopes
+        )
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid 'scopes': {exc}.", "scopes") from None
     ttl = ctx.settings.stream_token_ttl_s
-    token, expires = await ctx.store.stream_tokens.mint(account, session_id, ttl)
+    token, expires = await ctx.store.stream_tokens.mint(
+        account, session_id, ttl, scopes, not_after=rec.expires_at
+    )
     return StreamTokenOut(
         token=token,
         session_id=session_id,
         expires_at=iso(expires) or "",
         websocket_url=websocket_url(request, session_id, ctx.settings.public_url),
+        scopes=sorted(scopes),
     ).model_dump()
