@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from parley import __version__
+from parley.api import logredact
 from parley.api.context import ServerContext
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit, GlobalRateLimit
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logredact.install()  # after uvicorn set its loggers up
         store = await Store.open(settings.resolved_database_url())
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)

@@ -7,9 +7,9 @@ from functools import cached_property
 
 from starlette.requests import HTTPConnection
 
+from parley.api.limits import StreamSlots, TokenBucket
 from parley.config import Settings
 from parley.engine.runtime import Runtime
-from parley.api.limits import StreamSlots, TokenBucket
 from parley.engine.sessions import SessionManager
 from parley.net.outbound import OutboundPolicy
 from parley.net.secrets import SecretBox

@@ -182,7 +182,7 @@ class OutboundPolicy:
         url: str,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        timeout: float = DEFAULT_TIMEOUT_S,
+        timeout: float = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - the agreed API
         **kw: Any,
     ) -> tuple[int, httpx.Headers, bytes]:
         """Make the request to the checked address: (status, headers, body).

@@ -34,8 +34,8 @@ from parley.timeutil import utcnow
 from parley.transports import control
 from parley.transports.native_events import to_json
 from parley.transports.params import ParamError, StreamParams
-from parley.transports.scopes import audio_refusal, resume_token
 from parley.transports.registry import LiveHandle
+from parley.transports.scopes import audio_refusal, resume_token
 
 log = logging.getLogger("parley.transport")
 router = APIRouter()

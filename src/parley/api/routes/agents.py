@@ -92,7 +92,7 @@ async def create_agent(
 @router.get("", response_model=AgentList, responses=ERROR_RESPONSES)
 async def list_agents(
     limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> Any:

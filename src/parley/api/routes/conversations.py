@@ -24,8 +24,8 @@ from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
-from parley.transports.params import parse_scopes
 from parley.timeutil import iso
+from parley.transports.params import parse_scopes
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
