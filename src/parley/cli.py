@@ -92,8 +92,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,  # only these proxies are trusted
+        # X-Forwarded-* are applied by the app, from PARLEY_FORWARDED_ALLOW_IPS only
+        # (api/proxy.py); uvicorn's own handling would trust its defaults.
+        proxy_headers=False,
         # A WebSocket message larger than this closes the socket (1009); the app refuses
         # smaller ones over its own caps with an error event (README "Security").
         ws_max_size=max(settings.ws_max_text_bytes, settings.ws_max_audio_bytes) + 1024,

@@ -14,6 +14,7 @@ from parley.api import logredact
 from parley.api.context import ServerContext
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit, GlobalRateLimit
+from parley.api.proxy import ForwardedHeaders
 from parley.api.routes import agents, conversations, health, keys, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips)
     app.add_middleware(
         GlobalRateLimit,
         rate_per_s=settings.global_rate_limit_per_s,
