@@ -78,7 +78,7 @@ def fuzz_stream(srv: ServerThread, key: str, sid: str, batches: int) -> None:
         @settings(max_examples=batches, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(batch=messages)
-        def run(batch: list[Any]) -> None:
+        def run(batch: list[Any], enc: str = enc) -> None:
             asyncio.run(one_batch(srv, key, sid, enc, batch))
 
         run()
