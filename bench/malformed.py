@@ -72,16 +72,19 @@ async def one_batch(srv: ServerThread, key: str, sid: str, enc: str, batch: list
     COUNTS["stream_messages"] += len(batch)
 
 
+def fuzz_encoding(srv: ServerThread, key: str, sid: str, enc: str, batches: int) -> None:
+    @settings(max_examples=batches, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(batch=messages)
+    def run(batch: list[Any]) -> None:
+        asyncio.run(one_batch(srv, key, sid, enc, batch))
+
+    run()
+
+
 def fuzz_stream(srv: ServerThread, key: str, sid: str, batches: int) -> None:
     for enc in ENCODINGS:
-
-        @settings(max_examples=batches, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
-        @given(batch=messages)
-        def run(batch: list[Any], enc: str = enc) -> None:
-            asyncio.run(one_batch(srv, key, sid, enc, batch))
-
-        run()
+        fuzz_encoding(srv, key, sid, enc, batches)
 
 
 def main() -> None:
