@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 import httpx
 import schemathesis
-import websockets
 from hypothesis import HealthCheck, given, settings
 
 from parley.audio.codecs import ENCODINGS
 from tests.harness import ServerThread, fresh_database_url, server_settings
+from tests.security.test_fuzz_stream import _batch as send_batch
 from tests.security.test_fuzz_stream import messages
 
 COUNTS = {"rest": 0, "rest_5xx": 0, "bad_shape": 0, "stream_messages": 0, "dead_sessions": 0}
@@ -54,18 +53,8 @@ def fuzz_rest(srv: ServerThread, key: str, examples: int) -> None:
 
 
 async def one_batch(srv: ServerThread, key: str, sid: str, enc: str, batch: list[Any]) -> None:
-    url = f"{srv.ws_url}/v1/conversations/{sid}/stream?encoding={enc}&sample_rate=16000"
-    probe = f"probe_{time.monotonic_ns()}"
     try:
-        async with websockets.connect(
-            url, additional_headers={"Authorization": f"Bearer {key}"}, max_size=None
-        ) as ws:
-            for message in batch:
-                await ws.send(message)
-            await ws.send(json.dumps({"type": probe}))
-            async with asyncio.timeout(20):
-                while not (isinstance(raw := await ws.recv(), str) and probe in raw):
-                    pass
+        await send_batch(srv, key, sid, enc, batch, f"probe_{time.monotonic_ns()}")
     except Exception as exc:  # noqa: BLE001 - counted
         COUNTS["dead_sessions"] += 1
         print("session died:", enc, type(exc).__name__, exc)

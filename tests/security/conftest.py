@@ -1,27 +1,19 @@
-"""A live server on its safe defaults (no webhook allow-list), with an LLM double."""
+"""A live server on its safe defaults (no webhook allow-list), with an LLM double
+(`client` and `api_key` come from tests/conftest.py, on this `server`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.doubles.llm_server import LLMServer
 from tests.harness import ServerThread, fresh_database_url, server_settings
 from tests.net.webserver import WebServer
+from tests.stream import conftest as stream_conftest
 
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[LLMServer]:
-    with LLMServer() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _reset_llm(llm: LLMServer) -> Iterator[None]:
-    llm.reset()
-    yield
+llm = stream_conftest.llm  # the LLM double, one per module, reset before each test
+_reset_llm = stream_conftest._reset_llm
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +24,6 @@ def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     with ServerThread(settings) as srv:
         yield srv
-
-
-@pytest.fixture
-def client(server: ServerThread, api_key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-    ) as c:
-        yield c
 
 
 @pytest.fixture
