@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -159,3 +160,30 @@ async def test_a_failing_control_handler_is_an_error_event_not_a_1011(
         assert stream.closed is None
     finally:
         await stream.close()
+
+
+async def test_provider_errors_do_not_leak_internal_urls_or_credentials(tmp_path: Path) -> None:
+    from tests.harness import fresh_database_url, server_settings
+    from tests.test_cli import free_port
+
+    internal = f"http://admin:hunter2@127.0.0.1:{free_port()}/internal/v1"
+    settings = server_settings(
+        fresh_database_url("sqlite", tmp_path), tmp_path, llm_base_url=internal, llm_model="m"
+    )
+    with ServerThread(settings) as srv:
+        key = srv.new_key()
+        sid = httpx.post(
+            f"{srv.url}/v1/conversations/create",
+            json={"voice_id": "espeak-en-us-female", "system_prompt": "Hi."},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()["session_id"]
+        stream = await StreamClient.connect(srv.ws_url, sid, key)
+        try:
+            await stream.wait_for("session_started")
+            await stream.send_json({"type": "inject_user_message", "text": "Hello?"})
+            err = await stream.wait_for("error", timeout=30)
+        finally:
+            await stream.close()
+    assert err["code"].startswith("llm_")
+    for secret in ("127.0.0.1", "hunter2", "admin", "/internal"):
+        assert secret not in err["message"], err["message"]

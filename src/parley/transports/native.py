@@ -26,6 +26,7 @@ from parley.audio.codecs import Codec, CodecError, make_codec
 from parley.audio.resample import StreamResampler
 from parley.engine import events as ev
 from parley.engine.conversation import Conversation
+from parley.net.redact import public_event
 from parley.providers.stt.base import STTError
 from parley.providers.vad.silero import SAMPLE_RATE as ENGINE_RATE
 from parley.store.records import ConversationRecord, TurnRecord
@@ -64,7 +65,7 @@ class Connection:
     # Sink -----------------------------------------------------------------------
 
     async def event(self, event: ev.Event) -> None:
-        self._put(json.dumps(to_json(event)))
+        self._put(json.dumps(public_event(to_json(event))))  # no internal URLs (issue 12)
         if isinstance(event, ev.SessionEnded):
             await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
 
