@@ -57,7 +57,7 @@ def test_a_bootstrap_key_no_longer_configured_stops_working(tmp_path: Path) -> N
 
 def test_rest_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
     settings = server_settings(
-        fresh_database_url("sqlite", tmp_path), tmp_path, rate_limit_per_s=1, rate_limit_burst=3
+        fresh_database_url("sqlite", tmp_path), tmp_path, rate_limit_per_s=0.01, rate_limit_burst=3
     )
     with ServerThread(settings) as srv:
         key, other = srv.new_key(), srv.new_key()
