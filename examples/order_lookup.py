@@ -1,6 +1,8 @@
 """Look up an order by voice: a client-side tool and a server-side webhook.
 
-Run against a server whose LLM can call tools (e.g. Ollama with llama3.1):
+Run against a server whose LLM can call tools (e.g. Ollama with llama3.1), started with
+`PARLEY_WEBHOOK_ALLOW=127.0.0.1` (the webhook below listens on loopback, which the
+server refuses to call by default):
 
     PARLEY_API_KEY=dev-key-change-me python examples/order_lookup.py "Where is order A42?"
 

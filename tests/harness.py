@@ -130,7 +130,7 @@ def llm_backed_server(llm_base_url: str, tmp: Path, **overrides: Any) -> Iterato
         tmp,
         llm_base_url=llm_base_url,
         llm_model="test-model",
-        **overrides,
+        **{"webhook_allow": "127.0.0.1", **overrides},  # the webhook doubles: on loopback
     )
     with ServerThread(settings) as srv:
         yield srv

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,9 @@ async def _prepare_keys(settings: Settings) -> list[str]:
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
             lines.append("API key: PARLEY_API_KEY (from the environment)")
+        retired = await store.keys.revoke_stale_bootstrap(settings.api_key)
+        if retired:
+            lines.append(f"Revoked {retired} old PARLEY_API_KEY key(s) no longer configured")
         elif await store.keys.count() == 0:
             _account, key = await store.keys.create_account_with_key("first key")
             lines.append("No API key yet, so one was created (shown once, stored hashed):")
@@ -74,6 +77,8 @@ def serve(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     key_lines = asyncio.run(_prepare_keys(settings))
+    for warning in exposure_warnings(settings):
+        typer.echo(f"WARNING: {warning}", err=True)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"Parley listening on {base}")
     typer.echo(f"  API docs:   {base}/docs")
@@ -87,8 +92,12 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # X-Forwarded-* are applied by the app, from PARLEY_FORWARDED_ALLOW_IPS only
+        # (api/proxy.py); uvicorn's own handling would trust its defaults.
+        proxy_headers=False,
+        # A WebSocket message larger than this closes the socket (1009); the app refuses
+        # smaller ones over its own caps with an error event (README "Security").
+        ws_max_size=max(settings.ws_max_text_bytes, settings.ws_max_audio_bytes) + 1024,
         # Audio frames barely compress and deflate cost ~4% of the CPU at 50 sessions.
         ws_per_message_deflate=False,
     )
@@ -103,28 +112,102 @@ def _redact(url: str) -> str:
     return url
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="A label for the new account and key.")] = "",
-    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the DB.")] = None,
-) -> None:
-    """Create an API key for a new account; the key is the last line printed."""
+WEAK_KEYS = {"dev-key-change-me", "changeme", "change-me", "secret", "test", "password"}
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What is unsafe about listening where others can reach the server."""
+    if settings.host in ("127.0.0.1", "localhost", "::1"):
+        return []
+    key = settings.api_key
+    out: list[str] = []
+    if key and (key in WEAK_KEYS or len(key) < 24):
+        out.append(
+            f"listening on {settings.host} with a weak PARLEY_API_KEY (the README's example "
+            "or under 24 characters): anyone who guesses it controls the server. Use "
+            "`parley keys create` or a long random value."
+        )
+    if settings.webhook_allow.strip():
+        out.append(
+            f"PARLEY_WEBHOOK_ALLOW={settings.webhook_allow!r}: webhook tools may call these "
+            "internal addresses."
+        )
+    return out
+
+
+Db = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives.")]
+DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL of the DB.")]
+
+
+def _with_store(settings: Settings, work: Any) -> Any:
     from parley.store import Store
 
-    settings = _settings(data_dir, database_url)
-
-    async def run() -> tuple[str, str]:
+    async def run() -> Any:
         store = await Store.open(settings.resolved_database_url())
         try:
-            return await store.keys.create_account_with_key(name)
+            return await work(store)
         finally:
             await store.close()
 
-    account, key = asyncio.run(run())
-    typer.echo(f"Created account {account}{f' ({name})' if name else ''}.")
+    return asyncio.run(run())
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the new account and key.")] = "",
+    account: Annotated[
+        str | None, typer.Option(help="Add the key to this account instead of a new one.")
+    ] = None,
+    data_dir: Db = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Create an API key (for a new account, or --account); the key is the last line."""
+    settings = _settings(data_dir, database_url)
+
+    async def work(store: Any) -> tuple[str, str]:
+        if account is None:
+            created: tuple[str, str] = await store.keys.create_account_with_key(name)
+            return created
+        info, key = await store.keys.create_key(account, name)
+        return info.account_id, key
+
+    try:
+        acct, key = _with_store(settings, work)
+    except Exception as exc:  # e.g. an unknown --account (foreign key)
+        typer.echo(f"Could not create the key: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Created a key for account {acct}{f' ({name})' if name else ''}.")
     typer.echo("Store this key now: it is kept only as a hash and cannot be shown again.")
     typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+    data_dir: Db = None,
+    database_url: DbUrl = None,
+) -> None:
+    """List the keys that still work: id, account, first characters, name (never keys)."""
+    settings = _settings(data_dir, database_url)
+    keys = _with_store(settings, lambda store: store.keys.list(account))
+    for k in keys:
+        mark = " (PARLEY_API_KEY)" if k.bootstrap else ""
+        typer.echo(f"{k.id}\t{k.account_id}\t{k.prefix}…\t{k.name}{mark}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, e.g. key_3 (see keys list).")],
+    data_dir: Db = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Revoke a key: it stops working at once."""
+    settings = _settings(data_dir, database_url)
+    info = _with_store(settings, lambda store: store.keys.revoke(key_id))
+    if info is None:
+        typer.echo(f"No live key {key_id!r} (see `parley keys list`).", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {info.id} of {info.account_id}.")
 
 
 @app.command()

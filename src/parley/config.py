@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     session_linger_s: float = 30.0  # a dropped session's conversation waits this long
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
-    # Event webhooks (and the outbound-address policy: hosts, IPs, CIDRs allowed even if
-    # loopback/private, comma-separated, e.g. "127.0.0.1,10.0.0.0/8")
+    # Event webhooks, and the outbound-address policy of webhook tools and event webhooks
+    # (net/outbound.py): hosts, IPs, CIDRs, *.suffix or * allowed although loopback or
+    # private, comma-separated, e.g. "127.0.0.1,10.0.0.0/8"
     webhook_allow: str = ""
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 6
@@ -56,6 +57,23 @@ class Settings(BaseSettings):
     tts_voices: str = "alloy,echo,fable,onyx,nova,shimmer"  # `name:xx` pins a language
     tts_sample_rate: int = 24000  # of the server's response_format="pcm" audio
     piper_voices_dir: Path | None = None  # default: data_dir/models/piper
+
+    # Security and limits (README "Security")
+    webhook_max_bytes: int = 1024 * 1024  # a tool's answer, decompressed
+    webhook_concurrency: int = 64  # webhook calls in flight, whole process
+    webhook_session_concurrency: int = 4  # webhook calls in flight, one session
+    max_tool_calls_per_round: int = 16  # more in one LLM round are answered with an error
+    secret_key: str | None = None  # Fernet key for webhook header secrets; else data_dir file
+    max_streams_per_account: int = 20  # live WebSocket streams of one account
+    max_streams: int = 500  # live WebSocket streams, whole process
+    rate_limit_per_s: float = 20.0  # REST requests per second per account (token bucket)
+    rate_limit_burst: int = 60
+    global_rate_limit_per_s: float = 500.0  # REST requests per second, whole process
+    ws_max_text_bytes: int = 64 * 1024  # one control (JSON) message
+    ws_max_audio_bytes: int = 256 * 1024  # one binary audio message (~8 s of 16 kHz pcm16)
+    forwarded_allow_ips: str = "127.0.0.1,::1"  # proxies whose X-Forwarded-* are trusted
+    stream_token_scopes: str = "audio,inject_user_message,tool_result,keep_alive"
+    resume_token_ttl_s: int = 86400  # a session_started resume_token (bounded by expires_at)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -91,7 +91,7 @@ def test_json_schema_tools_and_endpoint_are_kept(client: httpx.Client) -> None:
     assert tool["endpoint"] == {
         "url": "https://tools.example/weather",
         "method": "GET",
-        "headers": {"X-K": "1"},
+        "headers": {"X-K": "***"},  # header values are write-only (README "Security")
     }
 
 

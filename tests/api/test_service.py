@@ -25,10 +25,15 @@ def test_voices_cover_every_espeak_language(client: httpx.Client) -> None:
     assert {v["gender"] for v in german} == {"female", "male"}
 
 
-def test_health_needs_no_key(server: ServerThread) -> None:
+def test_health_needs_no_key_and_shows_internals_only_with_one(
+    server: ServerThread, api_key: str
+) -> None:
     r = httpx.get(f"{server.url}/healthz")
     assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+    r = httpx.get(f"{server.url}/healthz", headers={"Authorization": f"Bearer {api_key}"})
     assert r.json()["status"] == "ok" and r.json()["database"] == "ok"
+    assert "live_streams" in r.json() and "version" in r.json()
 
 
 def test_openapi_document(server: ServerThread) -> None:

@@ -213,8 +213,12 @@ async def test_stream_tokens_open_one_session_for_a_while(
     assert token.startswith("pst_") and r.json()["websocket_url"].endswith(f"/{sid}/stream")
     url = f"{server.ws_url}/v1/conversations/{sid}/stream"
     async with websockets.connect(f"{url}?token={token}") as ws:
-        assert json.loads(await ws.recv())["type"] == "session_started"
-    async with websockets.connect(url, subprotocols=["parley", f"token.{token}"]) as ws:  # type: ignore[list-item]
+        started = json.loads(await ws.recv())
+        assert started["type"] == "session_started"
+    # single use: a reconnection takes the resume_token the first socket was given
+    assert (await refused(f"{url}?token={token}")).status_code == 401
+    resume = started["resume_token"]
+    async with websockets.connect(url, subprotocols=["parley", f"token.{resume}"]) as ws:  # type: ignore[list-item]
         assert json.loads(await ws.recv())["type"] == "session_started"
     # not for another session, and not as an API key
     other_url = f"{server.ws_url}/v1/conversations/{other}/stream?token={token}"

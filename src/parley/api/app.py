@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from parley import __version__
+from parley.api import logredact
 from parley.api.context import ServerContext
 from parley.api.docs import install_docs
 from parley.api.errors import install_error_handlers
-from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, diagnostics, health, voices, webhooks
+from parley.api.limits import BodySizeLimit, GlobalRateLimit
+from parley.api.proxy import ForwardedHeaders
+from parley.api.routes import agents, conversations, diagnostics, health, keys, voices, webhooks
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -32,9 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logredact.install()  # after uvicorn set its loggers up
         store = await Store.open(settings.resolved_database_url())
         if settings.api_key:
             await store.keys.ensure_bootstrap_key(settings.api_key)
+        retired = await store.keys.revoke_stale_bootstrap(settings.api_key)
+        if retired:
+            log.warning("revoked %d bootstrap key(s) no longer in PARLEY_API_KEY", retired)
         runtime = build_runtime(settings)
         start_stt = getattr(runtime.stt, "start", None)
         if start_stt is not None:  # worker processes up before the first caller
@@ -68,10 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips)
+    app.add_middleware(
+        GlobalRateLimit,
+        rate_per_s=settings.global_rate_limit_per_s,
+        burst=max(1, int(settings.global_rate_limit_per_s * 2)),
+    )
     for module in (
         conversations,
         agents,
         webhooks,
+        keys,
         voices,
         health,
         diagnostics,

@@ -7,6 +7,7 @@ from starlette.requests import HTTPConnection
 
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError
+from parley.api.limits import too_many
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -29,4 +30,7 @@ async def require_account(conn: HTTPConnection, ctx: ServerContext = Depends(get
     account = await ctx.store.keys.authenticate(token)
     if account is None:
         raise ApiError(401, "Invalid API key.", headers=_CHALLENGE)
+    wait = ctx.rate.take(account)
+    if wait > 0:
+        raise too_many(wait, "for this account")
     return account

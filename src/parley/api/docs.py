@@ -44,4 +44,3 @@ def install_docs(app: FastAPI) -> None:
     @app.get(oauth2_redirect, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-

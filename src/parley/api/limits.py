@@ -1,12 +1,15 @@
-"""Refuse request bodies over the configured size (default 1 MiB) with a 413."""
+"""Limits: request bodies (413), request rate (429 with Retry-After, per account and
+for the whole process), live streams per account and in total."""
 
 from __future__ import annotations
 
 import json
+import math
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.api.errors import error_body
+from parley.api.errors import ApiError, error_body
 
 
 class _TooLarge(Exception):
@@ -64,17 +67,112 @@ class BodySizeLimit:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(413, f"The request body is larger than {self.max_bytes} bytes.")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"The request body is larger than {self.max_bytes} bytes."
+        await send_error(send, 413, message)
+
+
+async def send_error(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
+    """Answer with the error shape from a pure ASGI middleware."""
+    body = json.dumps(error_body(status, message)).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class TokenBucket:
+    """Requests per second with a burst, per key (an account, or "*" for the process)."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate = max(rate_per_s, 1e-9)
+        self.burst = max(float(burst), 1.0)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0.0 if the request may go, else the seconds until it may (Retry-After)."""
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 10_000:
+                self._forget_full(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        for key, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.rate >= self.burst:
+                del self._buckets[key]
+
+
+def too_many(retry_after: float, what: str) -> ApiError:
+    seconds = max(1, math.ceil(retry_after))
+    return ApiError(
+        429,
+        f"Too many requests {what}; retry after {seconds} s.",
+        None,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+class GlobalRateLimit:
+    """Pure ASGI middleware: the process-wide request budget (429 + Retry-After)."""
+
+    def __init__(self, app: ASGIApp, rate_per_s: float, burst: int) -> None:
+        self.app = app
+        self.bucket = TokenBucket(rate_per_s, burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        wait = self.bucket.take("*")
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        err = too_many(wait, "to this server")
+        await send_error(send, 429, err.message, err.headers)
+
+
+class StreamSlots:
+    """Live streams per account and in total. A session counts once, however many of its
+    connections overlap during a takeover."""
+
+    def __init__(self, per_account: int, total: int) -> None:
+        self.per_account = per_account
+        self.total = total
+        self._sessions: dict[str, dict[str, int]] = {}  # account → session → connections
+
+    def acquire(self, account: str, session_id: str) -> str | None:
+        """None if the stream may open (it is counted), else why not."""
+        mine = self._sessions.setdefault(account, {})
+        if session_id not in mine:
+            if len(mine) >= self.per_account:
+                return f"This account already has {self.per_account} live streams (the limit)."
+            if sum(len(s) for s in self._sessions.values()) >= self.total:
+                return f"The server already has {self.total} live streams (the limit)."
+        mine[session_id] = mine.get(session_id, 0) + 1
+        return None
+
+    def release(self, account: str, session_id: str) -> None:
+        mine = self._sessions.get(account, {})
+        left = mine.get(session_id, 0) - 1
+        if left > 0:
+            mine[session_id] = left
+        else:
+            mine.pop(session_id, None)
+        if not mine:
+            self._sessions.pop(account, None)

@@ -38,7 +38,9 @@ class ConversationCreate(_Request):
     language: str = Field("en", description="ISO 639-1 code.")
     tools: list[Any] | None = Field(None, description="Tool definitions (see README).")
     context_window: int = Field(50, ge=1, le=100_000, description="Turns kept in context.")
-    max_turns: int | None = Field(None, ge=1, description="Turn limit; null = unlimited.")
+    max_turns: int | None = Field(
+        None, ge=1, le=1_000_000, description="Turn limit; null = unlimited."
+    )
     settings: SessionSettings | None = None
 
 
@@ -46,7 +48,9 @@ class ConversationCreate(_Request):
 AgentName = Annotated[str, Field(min_length=1, max_length=200)]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200, description="See GET /v1/voices.")]
 SystemPrompt = Annotated[str, Field(min_length=1, max_length=100_000)]
-MaxTurns = Annotated[int, Field(ge=1, description="Turns per session; null = unlimited.")]
+MaxTurns = Annotated[
+    int, Field(ge=1, le=1_000_000, description="Turns per session; null = unlimited.")
+]
 
 
 class AgentCreate(_Request):
@@ -96,11 +100,47 @@ class ConversationCreated(BaseModel):
     websocket_url: str
 
 
+class StreamTokenCreate(_Request):
+    scopes: list[str] | None = Field(
+        None,
+        max_length=16,
+        description="What the token may send on the stream (default: audio, keep_alive, "
+        "inject_user_message, tool_result; also update_prompt, update_voice, "
+        "inject_agent_message).",
+    )
+
+
 class StreamTokenOut(BaseModel):
     token: str
     session_id: str
     expires_at: str
     websocket_url: str
+    scopes: list[str] = []
+
+
+class KeyCreate(_Request):
+    name: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: str
+    bootstrap: bool
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret: shown this once, stored only as a hash.")
+
+
+class KeyList(BaseModel):
+    data: list[KeyOut]
+
+
+class KeyRevoked(BaseModel):
+    id: str
+    status: str
 
 
 class TurnOut(BaseModel):
@@ -301,5 +341,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody},
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    413: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "Rate limited; see Retry-After."},
 }
 CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 409: {"model": ErrorBody}}

@@ -130,9 +130,7 @@ class EventHub:
         assert isinstance(error, ErrorEvent)
         return error
 
-    def poll(
-        self, event_type: str, match: Mapping[str, Any], raise_on_error: bool
-    ) -> Event | None:
+    def poll(self, event_type: str, match: Mapping[str, Any], raise_on_error: bool) -> Event | None:
         """`find`, but with `raise_on_error` a server error that came first is raised."""
         if raise_on_error and event_type != "error":
             error = self._server_error_first(event_type, match)

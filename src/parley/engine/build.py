@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from parley.clock import Clock, RealClock
 from parley.config import Settings
 from parley.engine.runtime import Runtime
+from parley.engine.tools import WebhookClient, WebhookLimits
+from parley.net.outbound import OutboundPolicy
+from parley.net.secrets import SecretBox
 from parley.providers.llm.openai_chat import llm_from_settings
 from parley.providers.stt import stt_from_settings
 from parley.providers.stt.base import STTProvider
@@ -50,4 +54,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         voices=voices,
         llm=llm_from_settings(settings.llm_base_url, settings.llm_model, settings.llm_api_key),
         clock=clock or RealClock(),
+        webhook_client=functools.partial(
+            WebhookClient,
+            OutboundPolicy.from_settings(settings),
+            WebhookLimits.from_settings(settings),
+            SecretBox.from_settings(settings),
+        ),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from parley.clock import Clock, RealClock
 from parley.engine.endpointing import EndpointPolicy
+from parley.engine.tools import WebhookClient
 from parley.providers.llm.base import LLMProvider
 from parley.providers.stt.base import STTProvider
 from parley.providers.tts.base import TTSProvider
@@ -45,13 +47,15 @@ class Runtime:
     turn_threads: int = 2
     # An illegal state transition raises (tests) instead of being logged and refused.
     strict_states: bool = False
+    # The client for server-side tools: its outbound policy and limits (engine/tools.py).
+    webhook_client: Callable[[], httpx.AsyncClient] = WebhookClient
     _executor: ThreadPoolExecutor | None = None
     _http: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
         """The client for server-side tools (one per process, pooled)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
+            self._http = self.webhook_client()
         return self._http
 
     def tts_for(self, voice_id: str) -> TTSProvider:

@@ -8,6 +8,11 @@
 A call never hangs: it ends with a result, an error, a timeout, or the client going
 away. Results that arrive for a call not waiting (unknown, finished, or cancelled by a
 barge-in) are refused by `ToolCalls.resolve` and dropped.
+
+Server-side calls go through `parley.net.outbound` (no loopback, private or metadata
+addresses unless PARLEY_WEBHOOK_ALLOW lists them; the answer capped), at most
+`webhook_session_concurrency` at a time per session and `webhook_concurrency` per
+process, and at most `max_tool_calls_per_round` calls per LLM round.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from parley.net.outbound import OutboundError, OutboundPolicy
+from parley.net.secrets import SecretBox, SecretError
 from parley.providers.llm.base import ToolCall
 from parley.store.records import ToolDef
 
@@ -82,11 +89,47 @@ class Outcome:
         return out
 
 
+@dataclass(frozen=True)
+class WebhookLimits:
+    max_bytes: int = 1024 * 1024
+    concurrency: int = 64
+    session_concurrency: int = 4
+    max_calls_per_round: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WebhookLimits:
+        return cls(
+            max_bytes=settings.webhook_max_bytes,
+            concurrency=settings.webhook_concurrency,
+            session_concurrency=settings.webhook_session_concurrency,
+            max_calls_per_round=settings.max_tool_calls_per_round,
+        )
+
+
+class WebhookClient(httpx.AsyncClient):
+    """The process's client for server-side tools: it carries the outbound policy, the
+    limits, the process-wide concurrency slots and the key of the header secrets."""
+
+    def __init__(
+        self,
+        policy: OutboundPolicy | None = None,
+        limits: WebhookLimits | None = None,
+        secrets: SecretBox | None = None,
+    ) -> None:
+        super().__init__(follow_redirects=False, trust_env=False)
+        self.policy = policy or OutboundPolicy([])
+        self.limits = limits or WebhookLimits()
+        self.secrets = secrets
+        self.slots = asyncio.Semaphore(self.limits.concurrency)
+
+
 class ToolCalls:
-    """The client-side calls a conversation is waiting for, by call id."""
+    """The client-side calls a conversation is waiting for, by call id (and the
+    session's share of webhook concurrency)."""
 
     def __init__(self) -> None:
         self._waiting: dict[str, asyncio.Future[tuple[Any, str | None]]] = {}
+        self.webhook_slots: asyncio.Semaphore | None = None
 
     def expect(self, call_id: str) -> asyncio.Future[tuple[Any, str | None]]:
         future: asyncio.Future[tuple[Any, str | None]] = asyncio.get_running_loop().create_future()
@@ -119,28 +162,45 @@ def _parse_arguments(raw: str) -> tuple[Any, str | None]:
         return raw, f"the arguments were not valid JSON ({exc.msg})"
 
 
+class ToolFailed(Exception):
+    pass
+
+
 async def call_endpoint(
     client: httpx.AsyncClient, endpoint: dict[str, Any], arguments: Any, timeout_s: float
 ) -> Any:
-    """Call a server-side tool: POST (or the tool's method) its JSON arguments."""
+    """Call a server-side tool: POST (or the tool's method) its JSON arguments, through
+    the outbound policy of `client` (the safe default for any other client)."""
+    hooks = client if isinstance(client, WebhookClient) else WebhookClient()
     method = str(endpoint.get("method", "POST")).upper()
-    headers = dict(endpoint.get("headers") or {})
+    headers: dict[str, str] = {}
+    for name, value in (endpoint.get("headers") or {}).items():
+        headers[str(name)] = hooks.secrets.open(str(value)) if hooks.secrets else str(value)
     timeout = float(endpoint.get("timeout_s") or timeout_s)
+    body: dict[str, Any] = {}
     if method in ("GET", "DELETE"):
         params = arguments if isinstance(arguments, dict) else {"arguments": json.dumps(arguments)}
-        response = await client.request(
-            method, endpoint["url"], params=params, headers=headers, timeout=timeout
-        )
+        body["params"] = params
     else:
-        response = await client.request(
-            method, endpoint["url"], json=arguments, headers=headers, timeout=timeout
-        )
-    if response.status_code >= 400:
-        raise RuntimeError(f"the tool's endpoint answered HTTP {response.status_code}")
+        body["json"] = arguments
+    status, response_headers, content = await hooks.policy.fetch(
+        client,
+        method,
+        str(endpoint["url"]),
+        headers=headers,
+        max_bytes=hooks.limits.max_bytes,
+        timeout=timeout,
+        **body,
+    )
+    if 300 <= status < 400:
+        raise ToolFailed(f"the tool's endpoint answered HTTP {status} (redirects are not followed)")
+    if status >= 400:
+        raise ToolFailed(f"the tool's endpoint answered HTTP {status}")
+    text = content.decode("utf-8", errors="replace")
     try:
-        return response.json()
+        return json.loads(text)
     except ValueError:
-        return response.text
+        return text
 
 
 class ToolRunner:
@@ -159,11 +219,16 @@ class ToolRunner:
         self._http = http
         self._announce = announce
         self._settings = settings
+        self._limits = http.limits if isinstance(http, WebhookClient) else WebhookLimits()
 
     async def run(
         self, calls: list[ToolCall], on_hold: Callable[[], Awaitable[None]]
     ) -> list[Outcome]:
-        tasks = [asyncio.ensure_future(self._one(call)) for call in calls]
+        limit = self._limits.max_calls_per_round
+        tasks = [
+            asyncio.ensure_future(self._one(call) if i < limit else self._refused(call, limit))
+            for i, call in enumerate(calls)
+        ]
         try:
             done, _ = await asyncio.wait(tasks, timeout=self._settings.hold_after_s)
             if len(done) < len(tasks):
@@ -175,6 +240,17 @@ class ToolRunner:
             for call in calls:
                 self._pending.forget(call.id)
 
+    async def _refused(self, call: ToolCall, limit: int) -> Outcome:
+        arguments, _ = _parse_arguments(call.arguments)
+        return Outcome(call, arguments, error=f"at most {limit} tool calls per round are run")
+
+    async def _webhook(self, endpoint: dict[str, Any], arguments: Any) -> Any:
+        if self._pending.webhook_slots is None:
+            self._pending.webhook_slots = asyncio.Semaphore(self._limits.session_concurrency)
+        slots = self._http.slots if isinstance(self._http, WebhookClient) else None
+        async with self._pending.webhook_slots, slots or contextlib.nullcontext():
+            return await call_endpoint(self._http, endpoint, arguments, self._settings.timeout_s)
+
     async def _one(self, call: ToolCall) -> Outcome:
         arguments, problem = _parse_arguments(call.arguments)
         outcome = Outcome(call, arguments)
@@ -185,17 +261,18 @@ class ToolRunner:
         try:
             async with asyncio.timeout(self._settings.timeout_s):
                 if tool.endpoint is not None:
-                    outcome.result = await call_endpoint(
-                        self._http, tool.endpoint, arguments, self._settings.timeout_s
-                    )
+                    outcome.result = await self._webhook(tool.endpoint, arguments)
                 else:
                     future = self._pending.expect(call.id)
                     await self._announce(call, arguments)
                     outcome.result, outcome.error = await future
         except TimeoutError:
             outcome.error = f"the tool did not answer within {self._settings.timeout_s:g} s"
-        except (httpx.HTTPError, RuntimeError) as exc:
+        except (httpx.HTTPError, OutboundError, SecretError, ToolFailed) as exc:
             outcome.error = f"the tool failed: {exc or type(exc).__name__}"
+        except Exception as exc:  # never a silent end of the reply (e.g. a bad header)
+            log.exception("tool %s(%s) raised", call.name, call.id)
+            outcome.error = f"the tool failed: {type(exc).__name__}"
         log.info("tool %s(%s) → %s", call.name, call.id, "error" if outcome.error else "ok")
         return outcome
 

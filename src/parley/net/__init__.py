@@ -1,1 +1,1 @@
-"""Outbound network calls to user-given addresses, under one address policy."""
+"""Network helpers shared by the server: safe outbound requests."""

@@ -184,6 +184,14 @@ class ConversationStore:
         `seq` is the number the live conversation reserved for it (`engine/ledger.py`
         owns a live conversation's turn ids); without one, the next free number."""
         async with self._sm.begin() as s:
+            # Write to the conversation's row first: it locks the row (PostgreSQL) or the
+            # database (SQLite) until commit, so two processes appending at once take
+            # turns here instead of both reading the same max(seq).
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_activity_at=utcnow())
+            )
             if seq is None:
                 q = select(func.coalesce(func.max(Turn.seq), 0)).where(
                     Turn.conversation_id == conversation_id
@@ -201,11 +209,6 @@ class ConversationStore:
                 meta=meta,
             )
             s.add(row)
-            await s.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(last_activity_at=utcnow())
-            )
         turn = _turn_record(row)
         self.events.publish(ev.Event(ev.TURN_COMPLETED, conversation_id, {"turn": turn}))
         for call in (meta or {}).get("tool_calls") or []:

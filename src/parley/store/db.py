@@ -7,11 +7,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x5041524C  # "PARL": the advisory lock several servers migrate under
 
 
 def _normalise_url(url: str) -> str:
@@ -66,6 +67,10 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(_alembic_config(connection), "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two servers starting at once on a fresh database: one migrates, the other
+            # waits here, then finds the schema at head (released at commit).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         await conn.run_sync(upgrade)
 
 

@@ -61,6 +61,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
     prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell keys apart
     created_at: Mapped[datetime]
+    bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)  # from PARLEY_API_KEY
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Agent(Base):
@@ -138,6 +140,8 @@ class StreamToken(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     session_id: Mapped[str] = mapped_column(String(40), index=True)
     expires_at: Mapped[datetime]
+    scopes: Mapped[str] = mapped_column(String(400), default="")  # comma-separated
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)  # single use
 
 
 class Webhook(Base):

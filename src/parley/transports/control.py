@@ -7,6 +7,7 @@ the session goes on.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from parley.api.context import ServerContext
 from parley.engine.conversation import Conversation
 
 MAX_TEXT = 4000
+log = logging.getLogger("parley.transport")
 
 
 class Client(Protocol):
@@ -110,7 +112,23 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def handle_text(ctx: ServerContext, conv: Conversation, client: Client, text: str) -> None:
+# --- permissions (issue 12): who may send what ----------------------------------------
+# `scopes` is None for a socket opened with an API key (everything is allowed), or the
+# scopes of the stream token that opened it (README "Security": stream tokens).
+SCOPE_OF = {"KeepAlive": "keep_alive"}
+
+
+def permitted(scopes: frozenset[str] | None, kind: str) -> bool:
+    return scopes is None or SCOPE_OF.get(kind, kind) in scopes
+
+
+async def handle_text(
+    ctx: ServerContext,
+    conv: Conversation,
+    client: Client,
+    text: str,
+    scopes: frozenset[str] | None = None,
+) -> None:
     try:
         msg = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
@@ -126,4 +144,17 @@ async def handle_text(ctx: ServerContext, conv: Conversation, client: Client, te
             f"Unknown message type {msg['type']!r}; known: {sorted(HANDLERS)}.",
         )
         return
-    await handler(ctx, conv, client, msg)
+    if not permitted(scopes, msg["type"]):
+        client.send_error(
+            "permission_denied",
+            f"'{msg['type']}' needs the API key or a stream token with the "
+            f"'{SCOPE_OF.get(msg['type'], msg['type'])}' scope; the message was ignored.",
+        )
+        return
+    try:
+        await handler(ctx, conv, client, msg)
+    except Exception:  # a failing handler (e.g. the database) is an error event, not a 1011
+        log.exception("session=%s control message %r failed", conv.id, msg["type"])
+        client.send_error(
+            "internal_error", f"'{msg['type']}' could not be handled; the session goes on."
+        )

@@ -26,13 +26,16 @@ from parley.audio.codecs import CodecError
 from parley.audio.wire import WireAudio
 from parley.engine import events as ev
 from parley.engine.conversation import Conversation
+from parley.net.redact import public_event
 from parley.providers.stt.base import STTError
 from parley.store.records import ConversationRecord, TurnRecord
+from parley.store.stream_tokens import Grant
 from parley.timeutil import utcnow
 from parley.transports import control
 from parley.transports.native_events import to_json
 from parley.transports.params import ParamError, StreamParams
 from parley.transports.registry import LiveHandle
+from parley.transports.scopes import audio_refusal, resume_token
 
 log = logging.getLogger("parley.transport")
 router = APIRouter()
@@ -59,7 +62,7 @@ class Connection:
     # Sink -----------------------------------------------------------------------
 
     async def event(self, event: ev.Event) -> None:
-        self._put(json.dumps(to_json(event)))
+        self._put(json.dumps(public_event(to_json(event))))  # no internal URLs (issue 12)
         if isinstance(event, ev.SessionEnded):
             await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
 
@@ -156,23 +159,24 @@ def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
         ),
         None,
     )
+    # Never echo the token: answer a neutral protocol the client offered, or none.
     reply = next((p for p in offered if not p.startswith(SUBPROTOCOL_TOKEN_PREFIX)), None)
-    if reply is None and offered:
-        reply = offered[0]
     token = bearer_token(websocket) or websocket.query_params.get("token") or token
     return token, reply
 
 
 async def _authorise(
     ctx: ServerContext, session_id: str, token: str | None
-) -> tuple[str | None, str]:
-    """(account id, "") or (None, why)."""
+) -> tuple[str | None, str, Grant | None]:
+    """(account id, "", None) for an API key, (account id, "", grant) for a stream token
+    (claimed: single use), or (None, why, None)."""
     if not token:
-        return None, "missing"
+        return None, "missing", None
     account = await ctx.store.keys.authenticate(token)
-    if account is None:
-        account = await ctx.store.stream_tokens.verify(token, session_id)
-    return (account, "") if account else (None, "invalid")
+    if account is not None:
+        return account, "", None
+    grant = await ctx.store.stream_tokens.claim(token, session_id)
+    return (grant.account_id, "", grant) if grant else (None, "invalid", None)
 
 
 def _refusal(rec: ConversationRecord | None) -> tuple[int, str] | None:
@@ -198,7 +202,7 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         await _deny(websocket, 400, exc.message, exc.param)
         return
     token, subprotocol = _offered_token(websocket)
-    account, why = await _authorise(ctx, session_id, token)
+    account, why, grant = await _authorise(ctx, session_id, token)
     if account is None:
         message = (
             "Missing API key: send 'Authorization: Bearer <key>', ?token=<key> "
@@ -214,6 +218,28 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         status, message = refusal or (404, "No conversation with that id.")
         await _deny(websocket, status, message, "session_id")
         return
+    # --- issue 12: stream caps and the token's scopes (README "Security") ---
+    full = ctx.stream_slots.acquire(account, session_id)
+    if full is not None:
+        await _deny(websocket, 429, full, None)
+        return
+    try:
+        await _serve(ctx, websocket, rec, params, subprotocol, grant)
+    finally:
+        ctx.stream_slots.release(account, session_id)
+
+
+async def _serve(
+    ctx: ServerContext,
+    websocket: WebSocket,
+    rec: ConversationRecord,
+    params: StreamParams,
+    subprotocol: str | None,
+    grant: Grant | None,
+) -> None:
+    session_id = rec.id
+    scopes = grant.scopes if grant is not None else None
+    resume = await resume_token(ctx, rec, grant)
     await websocket.accept(subprotocol=subprotocol)
     conn = Connection(websocket, params)
     handle = LiveHandle(session_id, conn.close)
@@ -230,11 +256,14 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
         # No await between attaching and these: session_started, then the replay, come
         # before any live event.
         latest = conv.turns[-1].turn_id if conv.turns else None
-        conn.put_event(ev.SessionStarted(session_id, resumed=not created), last_turn_id=latest)
+        extra: dict[str, Any] = {"resume_token": resume} if resume else {}
+        conn.put_event(
+            ev.SessionStarted(session_id, resumed=not created), last_turn_id=latest, **extra
+        )
         if params.last_turn_id is not None:
             replay_turns(conn, conv.turns, params.last_turn_id)
         await conv.connected()
-        await _receive_loop(ctx, websocket, conn, conv)
+        await _receive_loop(ctx, websocket, conn, conv, scopes)
     finally:
         sessions.detach(conv, conn)
         ctx.live.release(handle)
@@ -244,9 +273,14 @@ async def stream(websocket: WebSocket, session_id: str) -> None:
 
 
 async def _receive_loop(
-    ctx: ServerContext, websocket: WebSocket, conn: Connection, conv: Conversation
+    ctx: ServerContext,
+    websocket: WebSocket,
+    conn: Connection,
+    conv: Conversation,
+    scopes: frozenset[str] | None = None,
 ) -> None:
     bad_audio = 0
+    limits = ctx.settings
     while True:
         try:
             message = await websocket.receive()
@@ -256,6 +290,12 @@ async def _receive_loop(
             return
         data: Any = message.get("bytes")
         if data is not None:
+            refusal = audio_refusal(scopes, len(data), limits.ws_max_audio_bytes)
+            if refusal is not None:
+                bad_audio += 1
+                if bad_audio <= 3 or bad_audio % 100 == 0:
+                    conn.send_error(*refusal)
+                continue
             try:
                 conv.feed_audio(conn.decode(data))
             except CodecError as exc:
@@ -265,4 +305,10 @@ async def _receive_loop(
             continue
         text = message.get("text")
         if text is not None:
-            await control.handle_text(ctx, conv, conn, text)
+            if len(text) > limits.ws_max_text_bytes:
+                conn.send_error(
+                    "message_too_large",
+                    f"Text messages are limited to {limits.ws_max_text_bytes} bytes.",
+                )
+                continue
+            await control.handle_text(ctx, conv, conn, text, scopes)

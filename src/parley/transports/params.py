@@ -8,7 +8,30 @@ from dataclasses import dataclass
 
 from parley.audio.codecs import ENCODINGS, SAMPLE_RATES
 
-_TURN_ID = re.compile(r"^turn_\d{3,}$")
+_TURN_ID = re.compile(r"^turn_\d{3,18}$")
+
+# What a stream token may be allowed to send (an API key may send everything).
+STREAM_SCOPES = frozenset(
+    {
+        "audio",
+        "keep_alive",
+        "inject_user_message",
+        "tool_result",
+        "inject_agent_message",
+        "update_prompt",
+        "update_voice",
+    }
+)
+
+
+def parse_scopes(raw: str | list[str]) -> frozenset[str]:
+    """Scopes from a comma-separated string or a list; ValueError names unknown ones."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    scopes = frozenset(i.strip() for i in items if i.strip())
+    unknown = scopes - STREAM_SCOPES
+    if unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}; known: {sorted(STREAM_SCOPES)}")
+    return scopes
 
 
 class ParamError(ValueError):
@@ -47,10 +70,11 @@ class StreamParams:
             vad = float(vad_text)
         except ValueError:
             vad = -1.0
-        if not 0.0 <= vad <= 1.0 or vad != vad:
+        if not 0.0 < vad <= 1.0 or vad != vad:
+            # 0 would count silence as speech: a turn that never ends.
             raise ParamError(
                 "vad_threshold",
-                f"Invalid 'vad_threshold' {vad_text!r}: use a number from 0.0 to 1.0.",
+                f"Invalid 'vad_threshold' {vad_text!r}: use a number above 0.0, up to 1.0.",
             )
         last = query.get("last_turn_id")
         if last is not None and not _TURN_ID.match(last):

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from parley import __version__
-from parley.net.outbound import OutboundPolicy, OutboundRefused, send
+from parley.net.outbound import OutboundError, OutboundPolicy, OutboundRefused
 from parley.store import Store
 from parley.store.webhooks import WebhookRecord
 from parley.timeutil import iso, utcnow
@@ -73,7 +73,7 @@ class WebhookService:
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._client = self._policy.client(timeout=self.settings.timeout_s)
+        self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
         self._spawn(self._dispatch())
         for delivery, hook in await self._store.webhooks.pending():
             wait = 0.0
@@ -169,20 +169,21 @@ class WebhookService:
         error: str | None = None
         refused = False
         try:
-            async with asyncio.timeout(self.settings.timeout_s):
-                response = await send(
-                    self._client,
-                    "POST",
-                    hook.url,
-                    content=raw,
-                    headers=headers,
-                    max_body_bytes=4096,
-                )
-            code = response.status_code
+            code, _, _ = await self._policy.fetch(
+                self._client,
+                "POST",
+                hook.url,
+                content=raw,
+                headers=headers,
+                max_bytes=64 * 1024,
+                timeout=self.settings.timeout_s,
+            )
             if not 200 <= code < 300:
                 error = f"the receiver answered HTTP {code}"
         except OutboundRefused as exc:
-            error, refused = exc.message, True
+            error, refused = str(exc), True
+        except OutboundError as exc:  # e.g. an answer too large to read
+            error = str(exc)
         except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {self.settings.timeout_s:g} s"
         except httpx.HTTPError as exc:

@@ -26,7 +26,7 @@ from parley.api.schemas import (
     AgentUpdate,
     AgentUpdated,
 )
-from parley.api.tools import normalise_tools
+from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import AgentRecord, ConversationRecord
@@ -44,11 +44,11 @@ def agent_out(rec: AgentRecord) -> dict[str, Any]:
         voice_id=rec.voice_id,
         system_prompt=rec.system_prompt,
         language=rec.language,
-        tools=[t.to_json() for t in rec.tools],
+        tools=[public_tool(t) for t in rec.tools],
         max_turns=rec.max_turns,
         status=rec.status,
         created_at=iso(rec.created_at) or "",
-    ).model_dump() | {"tools": [t.to_json() for t in rec.tools]}
+    ).model_dump() | {"tools": [public_tool(t) for t in rec.tools]}
 
 
 def session_status(rec: ConversationRecord) -> str:
@@ -89,7 +89,7 @@ async def create_agent(
         voice_id=body.voice_id,
         system_prompt=body.system_prompt,
         language=language,
-        tools=normalise_tools(body.tools),
+        tools=normalise_tools(body.tools, ctx.secrets, ctx.outbound),
         max_turns=body.max_turns,
     )
     return JSONResponse(agent_out(rec))
@@ -98,7 +98,7 @@ async def create_agent(
 @router.get("", response_model=AgentList, responses=ERROR_RESPONSES)
 async def list_agents(
     limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> Any:

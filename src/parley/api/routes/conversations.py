@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from parley.api.auth import require_account
@@ -19,15 +19,17 @@ from parley.api.schemas import (
     ConversationList,
     ConversationOut,
     ConversationSummary,
+    StreamTokenCreate,
     StreamTokenOut,
     TurnOut,
 )
-from parley.api.tools import normalise_tools
+from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import iso
 from parley.transcripts import to_text, to_webvtt
+from parley.transports.params import parse_scopes
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -59,7 +61,7 @@ def conversation_out(
         voice_id=rec.voice_id,
         language=rec.language,
         system_prompt=rec.system_prompt,
-        tools=[t.to_json() for t in rec.tools],
+        tools=[public_tool(t) for t in rec.tools],
         context_window=rec.context_window,
         max_turns=rec.max_turns,
         total_turns=rec.total_turns,
@@ -73,7 +75,7 @@ def conversation_out(
         ended_at=iso(rec.ended_at),
     ).model_dump()
     out["history"] = [turn_out(t) for t in turns]
-    out["tools"] = [t.to_json() for t in rec.tools]  # no "endpoint": null on client tools
+    out["tools"] = [public_tool(t) for t in rec.tools]  # no "endpoint": null on client tools
     for optional in ("agent_id", "metadata", "expires_at", "ended_at"):
         if out[optional] is None:
             del out[optional]
@@ -103,7 +105,7 @@ async def create_conversation(
     """Create a conversation session; connect to its `websocket_url` to talk."""
     language = check_language(ctx, body.language)
     check_voice(ctx, body.voice_id, language)
-    tools = normalise_tools(body.tools)
+    tools = normalise_tools(body.tools, ctx.secrets, ctx.outbound)
     rec = await ctx.store.conversations.create(
         account_id=account,
         voice_id=body.voice_id,
@@ -232,21 +234,33 @@ async def delete_conversation(
 async def create_stream_token(
     session_id: str,
     request: Request,
+    body: StreamTokenCreate | None = Body(None),
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> dict[str, Any]:
-    """A short-lived token that opens this session's stream and nothing else: what a
-    browser uses as `?token=` or the `token.<token>` subprotocol, instead of an API key."""
+    """A short-lived, single-use token that opens this session's stream and nothing else:
+    what a browser uses as the `token.<token>` subprotocol instead of an API key. It may
+    send only its `scopes` on the stream (README "Security")."""
     rec = await ctx.store.conversations.get(session_id, account)
     if rec is None:
         raise not_found("conversation", session_id, "session_id")
     if rec.status not in ("ready", "active"):
         raise ApiError(409, "This conversation has ended.", "session_id")
+    try:
+        requested = body.scopes if body is not None and body.scopes is not None else None
+        scopes = parse_scopes(
+            requested if requested is not None else ctx.settings.stream_token_scopes
+        )
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid 'scopes': {exc}.", "scopes") from None
     ttl = ctx.settings.stream_token_ttl_s
-    token, expires = await ctx.store.stream_tokens.mint(account, session_id, ttl)
+    token, expires = await ctx.store.stream_tokens.mint(
+        account, session_id, ttl, scopes, not_after=rec.expires_at
+    )
     return StreamTokenOut(
         token=token,
         session_id=session_id,
         expires_at=iso(expires) or "",
         websocket_url=websocket_url(request, session_id, ctx.settings.public_url),
+        scopes=sorted(scopes),
     ).model_dump()

@@ -81,7 +81,7 @@ async def create_webhook(
     try:
         await OutboundPolicy.from_settings(ctx.settings).check_url(body.url)
     except OutboundRefused as exc:
-        raise ApiError(400, f"Invalid 'url': {exc.message}", "url") from None
+        raise ApiError(400, f"Invalid 'url': {exc}", "url") from None
     if await ctx.store.webhooks.count(account) >= MAX_WEBHOOKS_PER_ACCOUNT:
         raise ApiError(409, f"An account has at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks.", "url")
     rec = await ctx.store.webhooks.create(account, body.url, events, new_secret())
