@@ -22,6 +22,7 @@ from tests.stream_client import StreamClient
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
 PROMPT = "You are a friendly assistant. Answer in one or two short sentences."
+LONG = "Tell me a very long story about a dragon, with many details."  # runs to max tokens
 
 
 def new_conversation(srv: ServerThread, prompt: str = PROMPT) -> str:
@@ -40,15 +41,16 @@ def words(text: str) -> set[str]:
 
 
 def underruns_ms(stream: StreamClient, start: float, end: float) -> list[float]:
-    """Gaps a client playing audio as it arrives would hear, for chunks in [start, end]."""
-    chunks = [(t, len(c)) for t, c in stream.audio_chunks if start <= t <= end]
+    """Audible gaps (over 20 ms, as bench/ counts them) a client playing the audio as it
+    arrives would hear, that begin in [start, end]."""
     gaps: list[float] = []
-    play_end = chunks[0][0] if chunks else 0.0
-    for t, n in chunks:
+    play_end = stream.audio_chunks[0][0] if stream.audio_chunks else 0.0
+    for t, chunk in stream.audio_chunks:
         if t > play_end:
-            gaps.append((t - play_end) * 1000)
+            if (t - play_end) * 1000 > 20 and start <= play_end <= end:
+                gaps.append((t - play_end) * 1000)
             play_end = t
-        play_end += n / stream.sample_rate
+        play_end += len(chunk) / stream.sample_rate
     return gaps
 
 
@@ -98,14 +100,12 @@ async def test_barge_in_stops_the_worker_producing_tokens(
     embedded_server: ServerThread, embedded_llm: EmbeddedLLM
 ) -> None:
     worker = embedded_llm.worker
-    sid = new_conversation(embedded_server, "You are a patient counting teacher.")
+    sid = new_conversation(embedded_server, "You are a storyteller.")
     stream = await StreamClient.connect(embedded_server.ws_url, sid, BOOTSTRAP_KEY)
     try:
         await stream.wait_for("session_started")
         before = len(worker.finished)
-        await stream.send_json(
-            {"type": "inject_user_message", "text": "Count from one to two hundred, in words."}
-        )
+        await stream.send_json({"type": "inject_user_message", "text": LONG})
         await stream.wait_for("turn_start", role="assistant", timeout=60)
         assert worker.busy, "the reply is still being generated when the user talks"
         await stream.send_audio(speak("Stop, please stop now."))
@@ -128,7 +128,7 @@ async def test_another_session_plays_without_gaps_while_the_model_generates(
 ) -> None:
     worker = embedded_llm.worker
     talker = new_conversation(embedded_server)
-    counter = new_conversation(embedded_server, "You are a patient counting teacher.")
+    counter = new_conversation(embedded_server, "You are a storyteller.")
     a = await StreamClient.connect(embedded_server.ws_url, talker, BOOTSTRAP_KEY)
     b = await StreamClient.connect(embedded_server.ws_url, counter, BOOTSTRAP_KEY)
     try:
@@ -137,9 +137,7 @@ async def test_another_session_plays_without_gaps_while_the_model_generates(
         speech = " ".join(["The quick brown fox jumps over the lazy dog."] * 4)
         await a.send_json({"type": "inject_agent_message", "text": speech})  # no LLM
         await a.wait_until(lambda: a.audio_seconds() > 0.3, "the first session's audio")
-        await b.send_json(
-            {"type": "inject_user_message", "text": "Count from one to two hundred, in words."}
-        )
+        await b.send_json({"type": "inject_user_message", "text": LONG})
         generating: list[float] = []
         while not a.of_type("turn_end", role="assistant"):
             if worker.busy:
@@ -147,7 +145,7 @@ async def test_another_session_plays_without_gaps_while_the_model_generates(
             await asyncio.sleep(0.05)
         assert len(generating) > 10, "the model generated while the other session spoke"
         gaps = underruns_ms(a, generating[0], generating[-1])
-        assert max(gaps, default=0.0) < 100, gaps
+        assert gaps == [], gaps
     finally:
         await a.close()
         await b.close()

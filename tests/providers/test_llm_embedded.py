@@ -12,7 +12,10 @@ import pytest
 from parley.providers.llm.base import ChatMessage, Finished, LLMError, TextDelta
 from parley.providers.llm.embedded import EmbeddedLLM
 
-COUNT = [ChatMessage("user", "Count from one to two hundred, in words.")]
+COUNT = [
+    ChatMessage("system", "You are a storyteller."),
+    ChatMessage("user", "Tell me a very long story about a dragon, with many details."),
+]
 
 
 @pytest.fixture
