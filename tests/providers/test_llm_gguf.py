@@ -62,3 +62,17 @@ def test_the_choice_follows_parley_llm(tmp_path: Path) -> None:
     assert none.kind == "none" and "PARLEY_LLM_BASE_URL" in none.fix
     with pytest.raises(ValueError, match="PARLEY_LLM='local': use one of auto, embedded, openai"):
         choose_llm(Settings(data_dir=tmp_path, llm="local"))
+
+
+def test_pull_offline_says_where_to_put_the_file(tmp_path: Path) -> None:
+    from parley.providers.llm.gguf_pull import GGUFPullError, pull_gguf
+
+    dest = tmp_path / "models" / "llm"
+    with pytest.raises(GGUFPullError) as caught:
+        pull_gguf("qwen2.5-1.5b-instruct", dest, hub_url="http://127.0.0.1:9", timeout_s=2)
+    message = str(caught.value)
+    assert "could not reach the model hub at http://127.0.0.1:9" in message
+    assert "qwen2.5-1.5b-instruct-q4_k_m.gguf by hand into" in message and str(dest) in message
+    assert "PARLEY_LLM_GGUF=" in message
+    with pytest.raises(ValueError, match="unknown LLM 'gpt-5'; known: llm-qwen2.5-0.5b"):
+        pull_gguf("gpt-5", dest)

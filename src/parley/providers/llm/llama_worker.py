@@ -132,7 +132,8 @@ class LlamaWorker:
         self.queue_depth = queue_depth
         started = time.monotonic()
         try:
-            self._llama = Llama(
+            # Any: typed the same whether llama-cpp-python (typed) is installed or not
+            self._llama: Any = Llama(
                 model_path=str(gguf.path),
                 n_ctx=context,
                 n_threads=threads,
@@ -153,7 +154,7 @@ class LlamaWorker:
         bos_id = self._llama.token_bos()
         eos = self._llama._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = self._llama._model.token_get_text(bos_id) if bos_id != -1 else ""
-        self._formatter = Jinja2ChatFormatter(
+        self._formatter: Any = Jinja2ChatFormatter(
             template or CHATML_TEMPLATE, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
         )
         self._stops = [s for s in {eos, "<|im_end|>", "<|eot_id|>", "<|end|>"} if s]
@@ -253,7 +254,7 @@ class LlamaWorker:
             return job.cancel.is_set()
 
         s = self.sampling
-        stream = self._llama.create_completion(
+        stream: Any = self._llama.create_completion(
             tokens,
             max_tokens=s.max_tokens,
             temperature=s.temperature,
