@@ -14,7 +14,7 @@ fi
 # read those files, so its own (heavy) dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps 'pipecat-ai>=0.0.80'
 # The embedded LLM (see README "The LLM"). llama-cpp-python is a source distribution: the
-# first install compiles llama.cpp (~4 min on 2 cores), portably, because the default
+# first install compiles llama.cpp (~4 min on 2 idle cores), portably, because the default
 # native build crashed on CPUs with AVX-512/AMX; pip's wheel cache keeps the built wheel,
 # so later installs take seconds. PARLEY_SKIP_LLM=1 skips both (then set PARLEY_LLM_BASE_URL).
 if [ "${PARLEY_SKIP_LLM:-}" != "1" ]; then
