@@ -183,6 +183,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "so the server's own cost shows without pocketsphinx's (no partial transcripts: "
         "every end-of-turn decision waits the normal 750 ms)",
     )
+    p.add_argument(
+        "--llm",
+        choices=("double", "embedded"),
+        default="double",
+        help="double: the LLM double with --llm-delay (default); embedded: the server's "
+        "own embedded model (PARLEY_LLM=embedded), so the figures include real generation",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the server's temp dir and log")
     p.add_argument(
@@ -299,6 +306,8 @@ async def run_sessions(args: argparse.Namespace) -> Run:
         extra: dict[str, str] = {}
         if doubles.stt_url is not None:
             extra = {"PARLEY_STT": "openai", "PARLEY_STT_BASE_URL": doubles.stt_url}
+        if args.llm == "embedded":  # the bundled GGUF on llama.cpp instead of the double
+            extra["PARLEY_LLM"] = "embedded"
         server = ServerProcess(tmp, key, doubles.llm_url, extra_env=extra)
         run.log_path = server.log_path
         print(f"starting the server (log: {server.log_path}) …", file=sys.stderr)
@@ -435,7 +444,12 @@ def summarise(run: Run) -> dict[str, object]:
     lines.append(
         f"Summary: {args.sessions} concurrent session(s), {len(run.outcomes)} run, "
         f"{len(rs)} inputs measured ({sum(r.timed_out for r in rs)} timed out), "
-        f"LLM first-token delay {args.llm_delay * 1000:.0f} ms, STT {args.stt}, {cores} cores, "
+        + (
+            "LLM embedded (llama.cpp), "
+            if args.llm == "embedded"
+            else f"LLM first-token delay {args.llm_delay * 1000:.0f} ms, "
+        )
+        + f"STT {args.stt}, {cores} cores, "
         f"wall {wall:.0f} s"
     )
     lines.append(

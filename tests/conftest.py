@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.harness import POSTGRES_URL, ServerThread, fresh_database_url, server_settings
+from tests.llm_fixtures import embedded_llm, embedded_server  # noqa: F401  (session-wide)
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -113,6 +113,9 @@ class ServerThread:
 
 
 def server_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    # Tests talk to the OpenAI-compatible double, or to no LLM at all; the embedded model
+    # is asked for explicitly (llm="embedded"), never picked up by default.
+    overrides.setdefault("llm", "openai")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,

@@ -124,7 +124,7 @@ def test_first_run_without_a_key_mints_one(tmp_path: Path) -> None:
 
 
 def test_doctor_names_what_to_set_for_the_llm(tmp_path: Path) -> None:
-    out = parley("doctor", env=env_for(tmp_path))
+    out = parley("doctor", env=env_for(tmp_path, PARLEY_LLM="openai"))
     assert "espeak-ng" in out.stdout
     assert "PARLEY_LLM_BASE_URL" in out.stdout
     assert out.returncode == 1  # the LLM is missing

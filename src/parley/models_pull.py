@@ -3,6 +3,8 @@
     piper-<voice>     a Piper voice into <data_dir>/models/piper/ (or PARLEY_PIPER_VOICES_DIR),
                       e.g. piper-en_US-lessac-medium
     whisper-<size>    a faster-whisper model into <data_dir>/models/whisper/, e.g. whisper-base
+    llm-<name>        a GGUF for the embedded LLM into <data_dir>/models/llm/, e.g.
+                      llm-qwen2.5-1.5b-instruct (run it with PARLEY_LLM_GGUF=<path>)
 
 Failures end the command with a clear message, never a traceback: `UnknownModel` (a
 `typer.BadParameter`, and a ValueError) for a name Parley cannot pull, which Typer prints
@@ -26,6 +28,8 @@ from parley.providers.tts.piper import CATALOGUE_URL, pull_piper_voice
 PULLABLE = (
     "piper-<voice> (e.g. piper-en_US-lessac-medium; all voices: "
     f"{CATALOGUE_URL}) or whisper-<size> (e.g. whisper-base)"
+    " or llm-<name> (a GGUF: llm-qwen2.5-0.5b-instruct, llm-qwen2.5-1.5b-instruct, "
+    "llm-llama-3.2-1b-instruct)"
 )
 _WHISPER_MODULE = "parley.providers.stt.whisper"
 
@@ -63,6 +67,8 @@ def _pull(name: str, settings: Settings) -> Path:
         return _pull_piper(rest, settings)
     if kind == "whisper" and rest:
         return _pull_whisper(rest, settings)
+    if kind == "llm" and rest:
+        return _pull_llm(rest, settings)
     raise UnknownModel(f"cannot pull {name!r}: Parley can pull {PULLABLE}")
 
 
@@ -94,3 +100,16 @@ def _pull_whisper(size: str, settings: Settings) -> Path:
         raise UnknownModel(str(e)) from e
     except (STTError, TTSError) as e:
         raise PullError(e.message) from e
+
+
+def _pull_llm(rest: str, settings: Settings) -> Path:
+    from parley.providers.llm.gguf_pull import GGUFPullError, pull_gguf
+
+    try:
+        path = pull_gguf(rest, settings.data_dir / "models" / "llm")
+    except ValueError as e:
+        raise UnknownModel(str(e)) from e
+    except GGUFPullError as e:
+        raise PullError(str(e)) from e
+    typer.echo(f"Run it with PARLEY_LLM_GGUF={path}")
+    return path

@@ -11,7 +11,9 @@ from parley.engine.runtime import Runtime
 from parley.engine.tools import WebhookClient, WebhookLimits
 from parley.net.outbound import OutboundPolicy
 from parley.net.secrets import SecretBox
-from parley.providers.llm.openai_chat import llm_from_settings
+from parley.providers.llm.base import LLMProvider
+from parley.providers.llm.choose import build_llm
+from parley.providers.llm.gguf import GGUFError
 from parley.providers.stt import stt_from_settings
 from parley.providers.stt.base import STTProvider
 from parley.providers.tts.factory import build_tts
@@ -28,6 +30,24 @@ def build_stt(settings: Settings) -> STTProvider:
     return provider
 
 
+def build_llm_logged(settings: Settings) -> LLMProvider:
+    """The LLM `PARLEY_LLM` chooses, its choice logged; an embedded one is measured."""
+    try:
+        llm, choice = build_llm(settings)
+    except (GGUFError, ValueError) as exc:
+        log.error("LLM: %s", exc)  # the reason, plainly, before the start-up traceback
+        raise
+    if choice.kind == "none":
+        log.warning("%s. To fix: %s", choice.reason, choice.fix)
+        return llm
+    measure = getattr(llm, "measure", None)
+    if measure is not None:
+        measure()
+    describe = getattr(llm, "describe", None)
+    log.info("LLM: %s", describe() if describe is not None else choice.reason)
+    return llm
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Every provider, built once. Raises (with what to fix) on a misconfiguration."""
     tts = build_tts(settings)
@@ -41,18 +61,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     except Exception as exc:  # the turn model is an improvement, not a requirement
         log.warning("Smart Turn model unavailable (%s); end of turn uses silence and words", exc)
         turn_model = None
-    if not settings.llm_base_url:
-        log.warning(
-            "No LLM configured: set PARLEY_LLM_BASE_URL (and PARLEY_LLM_MODEL) to an "
-            "OpenAI-compatible server; until then conversations answer with an error event."
-        )
+    llm = build_llm_logged(settings)
     return Runtime(
         vad=vad,
         turn_model=turn_model,
         stt=build_stt(settings),
         tts=tts,
         voices=voices,
-        llm=llm_from_settings(settings.llm_base_url, settings.llm_model, settings.llm_api_key),
+        llm=llm,
         clock=clock or RealClock(),
         webhook_client=functools.partial(
             WebhookClient,

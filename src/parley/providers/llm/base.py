@@ -89,6 +89,7 @@ LLM_NOT_CONFIGURED = "llm_not_configured"
 LLM_UNAVAILABLE = "llm_unavailable"  # could not connect, or the connection dropped
 LLM_TIMEOUT = "llm_timeout"  # no first chunk in time, a stall mid-stream, or too slow overall
 LLM_ERROR = "llm_error"  # the server answered with an error
+LLM_BUSY = "llm_busy"  # the embedded model's queue is full, or a reply waited in it too long
 
 
 class LLMError(RuntimeError):

@@ -61,12 +61,15 @@ NO_API_KEY = "no-key"
 
 
 class UnconfiguredLLM:
-    """Stands in when PARLEY_LLM_BASE_URL is unset: every reply fails at once, saying so."""
+    """Stands in when no LLM is configured: every reply fails at once, saying so."""
+
+    def __init__(self, message: str = NOT_CONFIGURED_MESSAGE) -> None:
+        self.message = message
 
     async def stream(
         self, messages: list[ChatMessage], tools: list[ToolSpec] | None = None
     ) -> AsyncGenerator[LLMEvent, None]:
-        raise LLMError(LLM_NOT_CONFIGURED, NOT_CONFIGURED_MESSAGE)
+        raise LLMError(LLM_NOT_CONFIGURED, self.message)
         yield  # pragma: no cover  (makes this an async generator)
 
     async def aclose(self) -> None:
