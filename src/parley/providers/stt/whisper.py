@@ -120,10 +120,12 @@ class WhisperSTT:
                 ) from exc
         return _decoders[key]
 
-    def decode(self, samples: np.ndarray, language: str | None, prefix: str = "") -> Decoded:
+    def decode(
+        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+    ) -> Decoded:
         """One decode (blocking; called on the pool's threads)."""
         assert self._decoder is not None
-        return self._decoder.decode(samples, language, prefix)
+        return self._decoder.decode(samples, language, prefix, final)
 
     async def open(self, language: str, on_partial: PartialCallback | None = None) -> WhisperStream:
         if not self.supports(language):

@@ -40,13 +40,15 @@ from parley.providers.stt.base import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 MAX_SECONDS = 28.0  # longer utterances are decoded by faster-whisper's own 30 s windows
-_MIN_PAD_S = 0.3
+_MIN_PAD_S = 0.3  # silence after the audio, at least (interim decodes)
+_FINAL_PAD_S = 1.0  # for a decode that may be the final one
 _ROUND_S = 0.5
 _HOP = 160  # samples per mel frame
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 MAX_COMPRESSION = 2.4
 WORDS_PER_SECOND = 5.0
+FINAL_BEAM = 3  # beam width of a decode that may be final; interim ones are greedy
 FINAL, INTERIM = 0, 1  # job priorities
 
 
@@ -60,6 +62,7 @@ class Decoded:
     no_speech_prob: float = 0.0
     compression_ratio: float = 0.0
     rejected: str = ""  # why the text was thrown away, if it was
+    final: bool = False  # decoded as a final one (beam, padding, no forced prefix)
 
     @property
     def words(self) -> list[str]:
@@ -131,8 +134,15 @@ class WhisperDecoder:
                 )
             return self._tokenizers[lang]
 
-    def decode(self, samples: np.ndarray, language: str | None, prefix: str = "") -> Decoded:
-        """Transcribe int16 16 kHz `samples`; `prefix`: words already agreed on, forced."""
+    def decode(
+        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+    ) -> Decoded:
+        """Transcribe int16 16 kHz `samples`; `prefix`: words already agreed on, forced.
+
+        `final`: the decode may give the final transcript (the user paused, or the turn
+        ended): a beam of 3 and a second of silence after the audio. On the benchmark's
+        22 espeak-ng sentences, greedy decodes with 0.3 s of padding had 17.8 % WER,
+        with 1 s 15.7 %, and a beam of 3 with 1 s 8.1 %, for 2.3 times the CPU."""
         seconds = samples.size / SAMPLE_RATE
         if samples.size == 0:
             return Decoded("", 0)
@@ -141,7 +151,8 @@ class WhisperDecoder:
         import ctranslate2
 
         audio = samples.astype(np.float32) / 32768.0
-        padded_s = max(1.0, np.ceil((seconds + _MIN_PAD_S) / _ROUND_S) * _ROUND_S)
+        pad = _FINAL_PAD_S if final else _MIN_PAD_S
+        padded_s = max(1.0, np.ceil((seconds + pad) / _ROUND_S) * _ROUND_S)
         frames = int(padded_s * SAMPLE_RATE) // _HOP
         audio = np.pad(audio, (0, frames * _HOP - audio.size))
         features = self.model.feature_extractor(audio, padding=0)[:, :frames]
@@ -152,7 +163,7 @@ class WhisperDecoder:
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(features[np.newaxis].astype(np.float32)),
             [prompt],
-            beam_size=1,
+            beam_size=FINAL_BEAM if final else 1,
             max_length=len(prompt) + limit,
             return_scores=True,
             return_no_speech_prob=True,
@@ -173,6 +184,7 @@ class WhisperDecoder:
             no_speech,
             compression_ratio(text),
             why,
+            final,
         )
 
     def _decode_long(self, samples: np.ndarray, language: str | None) -> Decoded:
@@ -187,7 +199,8 @@ class WhisperDecoder:
             log_prob_threshold=LOW_LOGPROB,
             no_speech_threshold=NO_SPEECH_PROB,
         )
-        return Decoded(" ".join(s.text.strip() for s in segments).strip(), samples.size)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        return Decoded(text, samples.size, final=True)
 
 
 @dataclass(order=True)

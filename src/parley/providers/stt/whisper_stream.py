@@ -11,9 +11,11 @@ gives the interim transcript. Words on which two successive decodes agree (local
 agreement) are kept: later decodes are forced to start with them, so the stable prefix
 never changes and each decode only has to find the tail.
 
-At `finish()`, if the audio after the last decode is quiet, that decode is the final
-transcript (no work left); otherwise the whole utterance is decoded once more, as a
-final job that goes before every interim job in the pool.
+At `finish()`, if the audio after the last (pause) decode is quiet, that decode is the
+final transcript (no work left); otherwise the whole utterance is decoded once more, as a
+final job that goes before every interim job in the pool. Decodes at a pause and at
+`finish()` use a beam of 3 (`whisper_decode.py`: half the word errors of greedy ones);
+the regular interim ones are greedy.
 
 Back-pressure: a stream has at most one decode queued or running; when the pool has a
 backlog, the interval stretches (by the backlog per thread), so under load interim
@@ -54,7 +56,9 @@ class Decoding(Protocol):
     @property
     def interval(self) -> float: ...
 
-    def decode(self, samples: np.ndarray, language: str | None, prefix: str = "") -> Decoded: ...
+    def decode(
+        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+    ) -> Decoded: ...
 
 
 def agreed_prefix(a: list[str], b: list[str]) -> int:
@@ -92,6 +96,7 @@ class WhisperStream:
         self._voiced_at = 0  # samples fed when the last speech-like frame ended
         self._requested = 0  # samples covered by the last decode asked for
         self._in_flight: asyncio.Future[Decoded] | None = None
+        self._pause_pending = False  # a pause came while a decode was running
         self._last: Decoded | None = None  # the newest decode of this utterance
         self._agreed: list[str] = []  # words kept by local agreement
         self._partial = ""
@@ -108,11 +113,21 @@ class WhisperStream:
         pcm = pcm.copy()
         self._chunks.append(pcm)
         self._samples += pcm.size
-        paused = self._track_loudness(pcm)
-        if self._in_flight is not None or self._voiced_at <= self._requested:
-            return  # one decode at a time; nothing voiced since the last one
-        due = (self._samples - self._requested) / SAMPLE_RATE >= self._interval()
-        if paused or due:
+        self._pause_pending |= self._track_loudness(pcm)
+        self._maybe_decode()
+
+    def _maybe_decode(self) -> None:
+        if self._in_flight is not None:
+            return  # one decode at a time
+        last = self._last
+        if self._pause_pending:
+            self._pause_pending = False
+            if last is None or not last.final or self._voiced_at > last.samples:
+                self._request(INTERIM, final=True)  # a pause's decode may well be the final
+            return
+        if self._voiced_at <= self._requested:
+            return  # nothing voiced since the last decode
+        if (self._samples - self._requested) / SAMPLE_RATE >= self._interval():
             self._request(INTERIM)
 
     def partial(self) -> str:
@@ -164,16 +179,21 @@ class WhisperStream:
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0] if self._chunks else np.zeros(0, dtype=np.int16)
 
-    def _request(self, priority: int) -> asyncio.Future[Decoded]:
+    def _request(self, priority: int, final: bool = False) -> asyncio.Future[Decoded]:
         audio = self._audio()
         self._requested = audio.size
-        prefix = " ".join(self._agreed)
+        prefix = "" if final else " ".join(self._agreed)
         future: asyncio.Future[Decoded] = self._loop.create_future()
         generation = self._generation
 
         def work() -> None:
             try:
-                result: Decoded | BaseException = self._d.decode(audio, self.language, prefix)
+                result: Decoded | BaseException = self._d.decode(
+                    audio, self.language, prefix, final
+                )
+                log.debug(
+                    "decode of %.2f s, prefix %r: %r", audio.size / SAMPLE_RATE, prefix, result
+                )
             except Exception as exc:  # reported to whoever awaits the decode
                 result = exc
             self._loop.call_soon_threadsafe(self._deliver, future, result, generation)
@@ -200,6 +220,7 @@ class WhisperStream:
         if generation != self._generation or self._closed:
             return  # a finished or cancelled utterance
         self._take(result)
+        self._maybe_decode()  # a pause that came meanwhile
 
     def _take(self, result: Decoded) -> None:
         if result.rejected:
@@ -209,7 +230,9 @@ class WhisperStream:
         self._last = result
         # keep words two decodes agree on, but not the last of them (it may still grow)
         agreed = agreed_prefix(previous, words)
-        if agreed - 1 > len(self._agreed):
+        if result.final:  # the better decode: its words, all but the last, are the prefix
+            self._agreed = words[:-1]
+        elif agreed - 1 > len(self._agreed):
             self._agreed = words[: agreed - 1]
         if result.text != self._partial:
             self._partial = result.text
@@ -231,16 +254,16 @@ class WhisperStream:
     async def _final(self) -> str:
         if self._samples == 0 or self._voiced_at == 0:
             return ""
-        if self._in_flight is not None:
+        while self._in_flight is not None:  # it may hold the final words already
             try:
                 await self._in_flight
             except STTError:
-                pass
+                break
         last = self._last
-        if last is not None and self._tail_is_quiet(last.samples):
+        if last is not None and last.final and self._tail_is_quiet(last.samples):
             return last.text
         try:
-            result = await self._request(FINAL)
+            result = await self._request(FINAL, final=True)
         except STTError:
             raise
         if result.rejected:
