@@ -77,19 +77,16 @@ def _piper(texts: tuple[str, ...]) -> list[np.ndarray]:
 
 
 def _recording(name: str) -> np.ndarray:
+    """A recording as 16 kHz mono int16 (FFmpeg's resampler: any format, packed or planar)."""
     import av
 
-    from parley.audio.resample import resample
-
+    out = []
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
     with av.open(str(RECORDINGS_DIR / name)) as f:
-        stream = f.streams.audio[0]
-        rate = stream.rate
-        frames = [fr.to_ndarray() for fr in f.decode(stream)]
-    data = np.concatenate([fr.reshape(fr.shape[0], -1) for fr in frames], axis=1)
-    mono = data.mean(axis=0) if data.ndim == 2 else data
-    if mono.dtype.kind == "f":
-        mono = mono * 32767
-    return resample(np.clip(mono, -32768, 32767).astype(np.int16), rate, 16000)
+        for frame in f.decode(f.streams.audio[0]):
+            out += [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
+    out += [r.to_ndarray().reshape(-1) for r in resampler.resample(None)]
+    return np.concatenate(out).astype(np.int16)
 
 
 def inputs(voices: list[str], recordings: bool) -> list[Utterance]:

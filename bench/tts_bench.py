@@ -5,7 +5,8 @@
 Speaks reply-like sentences (short, medium, and long ones that Piper cuts at a clause
 boundary) through the providers as the server uses them (`synthesize()`, off the event
 loop), after one warm-up call each. First audio: the call -> the first chunk; RTF:
-synthesis time / audio duration. Also how late a 5 ms timer on the event loop woke
+synthesis time / audio duration (wall clock, which a loaded machine inflates; `cpu_rtf`
+is this process's CPU-s per second of audio). Also how late a 5 ms timer on the event loop woke
 meanwhile (synthesis must not stall the loop).
 """
 
@@ -49,6 +50,7 @@ async def measure(tts: TTSProvider, voice: str, repeat: int) -> dict[str, Any]:
 
     tick = asyncio.create_task(ticker())
     first, rtf = [], []
+    cpu0, audio_s = time.process_time(), 0.0
     for _ in range(repeat):
         for text in SENTENCES:
             t0 = time.perf_counter()
@@ -58,6 +60,7 @@ async def measure(tts: TTSProvider, voice: str, repeat: int) -> dict[str, Any]:
                 samples, rate = samples + chunk.samples.size, chunk.sample_rate
             first.append(t_first or 0.0)
             rtf.append((time.perf_counter() - t0) / (samples / rate))
+            audio_s += samples / rate
     stop.set()
     await tick
     ms = np.array(first) * 1000
@@ -66,6 +69,8 @@ async def measure(tts: TTSProvider, voice: str, repeat: int) -> dict[str, Any]:
         "first_audio_ms_p50": round(float(np.percentile(ms, 50))),
         "first_audio_ms_p95": round(float(np.percentile(ms, 95))),
         "rtf_p50": round(float(np.percentile(rtf, 50)), 3),
+        # CPU-s of this process per s of audio: what the machine's load does not inflate
+        "cpu_rtf": round((time.process_time() - cpu0) / audio_s, 3),
         "loop_late_ms_p99": round(float(np.percentile(late, 99)) * 1000, 1),
         "loop_late_ms_max": round(max(late) * 1000, 1),
     }

@@ -95,6 +95,24 @@ async def test_a_spoken_question_streams_interim_words_and_a_right_final(
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_long_turn_with_a_pause_is_decoded_in_segments(whisper: WhisperSTT) -> None:
+    first = "I would like to book a table for four people tonight at the restaurant by the river"
+    audio = np.concatenate(
+        [silence(0.3), speak(first), silence(0.7), speak("Thank you very much"), silence(0.6)]
+    )
+    stream = await whisper.open("en")
+    try:
+        for i in range(0, audio.size, 320):
+            stream.feed(audio[i : i + 320])
+            await asyncio.sleep(0.02)
+        assert stream._committed, "the first segment was not committed at the pause"
+        final = await stream.finish()
+    finally:
+        await stream.close()
+    assert words(final) == [*first.lower().split(), "thank", "you", "very", "much"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_utterances_follow_each_other_and_cancel_drops_one(whisper: WhisperSTT) -> None:
     stream = await whisper.open("en")
     try:

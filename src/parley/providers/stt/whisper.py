@@ -73,7 +73,7 @@ class WhisperSTT:
         *,
         models_dir: Path | None = None,
         threads: int | None = None,
-        interval: float = 0.5,
+        interval: float = 1.0,  # s of new audio between interim decodes (0.5: twice the CPU)
     ) -> None:
         self.model = model
         self.models_dir = models_dir or default_models_dir()
@@ -121,11 +121,16 @@ class WhisperSTT:
         return _decoders[key]
 
     def decode(
-        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        prefix: str = "",
+        final: bool = False,
+        previous: str = "",
     ) -> Decoded:
         """One decode (blocking; called on the pool's threads)."""
         assert self._decoder is not None
-        return self._decoder.decode(samples, language, prefix, final)
+        return self._decoder.decode(samples, language, prefix, final, previous)
 
     async def open(self, language: str, on_partial: PartialCallback | None = None) -> WhisperStream:
         if not self.supports(language):

@@ -135,10 +135,16 @@ class WhisperDecoder:
             return self._tokenizers[lang]
 
     def decode(
-        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        prefix: str = "",
+        final: bool = False,
+        previous: str = "",
     ) -> Decoded:
         """Transcribe int16 16 kHz `samples`; `prefix`: words already agreed on, forced.
 
+        `previous`: the text of the utterance before these samples (context, not forced).
         `final`: the decode may give the final transcript (the user paused, or the turn
         ended): a beam of 3 and a second of silence after the audio. On the benchmark's
         22 espeak-ng sentences, greedy decodes with 0.3 s of padding had 17.8 % WER,
@@ -158,7 +164,9 @@ class WhisperDecoder:
         features = self.model.feature_extractor(audio, padding=0)[:, :frames]
         tokenizer = self._tokenizer(language)
         prefix_ids = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_ids]
+        context = tokenizer.encode(" " + previous.strip())[-100:] if previous.strip() else []
+        before = [tokenizer.sot_prev, *context] if context else []
+        prompt = [*before, *tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_ids]
         limit = int(8 + 4 * WORDS_PER_SECOND * seconds)  # tokens: a generous ceiling
         result = self.model.model.generate(
             ctranslate2.StorageView.from_array(features[np.newaxis].astype(np.float32)),

@@ -4,12 +4,16 @@
          |-- interval --|-- interval --|  ^pause        ^ the last decode covered the
          decode #1      decode #2      decode #3        speech: its text is the final
 
-While the user speaks, the utterance so far is decoded every `interval` seconds of new
+While the user speaks, the utterance so far is decoded every `interval` seconds (1 s) of new
 audio, and at once when the audio goes quiet after speech (a pause: the end of turn is
 likely to be decided on it, and the end-of-turn policy reads these words). Each decode
 gives the interim transcript. Words on which two successive decodes agree (local
 agreement) are kept: later decodes are forced to start with them, so the stable prefix
 never changes and each decode only has to find the tail.
+
+A segment of at least `COMMIT_SECONDS` that ends at a pause is committed: its text is
+final, and later decodes take only the audio after it (with its text as context), so a
+long turn with pauses costs no more per decode than a short one.
 
 At `finish()`, if the audio after the last (pause) decode is quiet, that decode is the
 final transcript (no work left); otherwise the whole utterance is decoded once more, as a
@@ -47,6 +51,8 @@ _QUIET_FRAMES = 6  # 120 ms of quiet after speech is a pause
 _QUIET_RATIO = 0.12  # a frame this far below the utterance's loud frames is quiet
 _FLOOR_RMS = 120.0  # ... or below this, whatever the utterance
 _SPEECH_RMS = 300.0  # a frame at least this loud can be speech
+COMMIT_SECONDS = 4.0  # a segment at least this long is committed at a pause
+_PREVIOUS_CHARS = 200  # of committed text, given to the next segment's decodes as context
 
 
 class Decoding(Protocol):
@@ -57,7 +63,12 @@ class Decoding(Protocol):
     def interval(self) -> float: ...
 
     def decode(
-        self, samples: np.ndarray, language: str | None, prefix: str = "", final: bool = False
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        prefix: str = "",
+        final: bool = False,
+        previous: str = "",
     ) -> Decoded: ...
 
 
@@ -96,9 +107,13 @@ class WhisperStream:
         self._voiced_at = 0  # samples fed when the last speech-like frame ended
         self._requested = 0  # samples covered by the last decode asked for
         self._in_flight: asyncio.Future[Decoded] | None = None
-        self._pause_pending = False  # a pause came while a decode was running
-        self._last: Decoded | None = None  # the newest decode of this utterance
+        self._pause_at: int | None = None  # where a pause not decoded yet was heard
+        self._last: Decoded | None = None  # the newest decode of the current segment
+        self._last_end = 0  # the sample (from the utterance's start) it decoded up to
         self._agreed: list[str] = []  # words kept by local agreement
+        # Segments already decoded for good: their text, and where the current one starts.
+        self._committed: list[str] = []
+        self._base = 0
         self._partial = ""
         self._generation = getattr(self, "_generation", 0) + 1
 
@@ -113,18 +128,21 @@ class WhisperStream:
         pcm = pcm.copy()
         self._chunks.append(pcm)
         self._samples += pcm.size
-        self._pause_pending |= self._track_loudness(pcm)
+        if self._track_loudness(pcm):
+            self._pause_at = self._samples
         self._maybe_decode()
 
     def _maybe_decode(self) -> None:
         if self._in_flight is not None:
             return  # one decode at a time
         last = self._last
-        if self._pause_pending:
-            self._pause_pending = False
-            if last is None or not last.final or self._voiced_at > last.samples:
-                self._request(INTERIM, final=True)  # a pause's decode may well be the final
-            return
+        if self._pause_at is not None:
+            # The audio up to the pause (even if the user went on since): its decode may
+            # well be the final one, and a long segment can be committed there.
+            upto, self._pause_at = self._pause_at, None
+            if upto > self._base and (last is None or not last.final or upto > self._last_end):
+                self._request(INTERIM, final=True, upto=upto)
+                return
         if self._voiced_at <= self._requested:
             return  # nothing voiced since the last decode
         if (self._samples - self._requested) / SAMPLE_RATE >= self._interval():
@@ -179,31 +197,42 @@ class WhisperStream:
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0] if self._chunks else np.zeros(0, dtype=np.int16)
 
-    def _request(self, priority: int, final: bool = False) -> asyncio.Future[Decoded]:
-        audio = self._audio()
-        self._requested = audio.size
+    def _request(
+        self, priority: int, final: bool = False, upto: int | None = None
+    ) -> asyncio.Future[Decoded]:
+        whole = self._audio()
+        start, end = self._base, upto or whole.size
+        audio = whole[start:end]
+        self._requested = max(self._requested, end)
         prefix = "" if final else " ".join(self._agreed)
+        previous = " ".join(self._committed)[-_PREVIOUS_CHARS:]
+        cut = upto is not None  # a segment may end at a pause (not mid-word)
         future: asyncio.Future[Decoded] = self._loop.create_future()
         generation = self._generation
 
         def work() -> None:
             try:
                 result: Decoded | BaseException = self._d.decode(
-                    audio, self.language, prefix, final
+                    audio, self.language, prefix, final, previous
                 )
                 log.debug(
                     "decode of %.2f s, prefix %r: %r", audio.size / SAMPLE_RATE, prefix, result
                 )
             except Exception as exc:  # reported to whoever awaits the decode
                 result = exc
-            self._loop.call_soon_threadsafe(self._deliver, future, result, generation)
+            span = (start, end, cut)
+            self._loop.call_soon_threadsafe(self._deliver, future, result, generation, span)
 
         self._in_flight = future
         self._d.pool.submit(priority, work)
         return future
 
     def _deliver(
-        self, future: asyncio.Future[Decoded], result: Decoded | BaseException, generation: int
+        self,
+        future: asyncio.Future[Decoded],
+        result: Decoded | BaseException,
+        generation: int,
+        span: tuple[int, int, bool],
     ) -> None:
         if generation == self._generation and self._in_flight is future:
             self._in_flight = None
@@ -219,24 +248,36 @@ class WhisperStream:
             future.set_result(result)
         if generation != self._generation or self._closed:
             return  # a finished or cancelled utterance
-        self._take(result)
+        self._take(result, *span)
         self._maybe_decode()  # a pause that came meanwhile
 
-    def _take(self, result: Decoded) -> None:
-        if result.rejected:
+    def _take(self, result: Decoded, start: int, end: int, cut: bool) -> None:
+        if result.rejected or start != self._base:
+            return  # a hallucination, or a decode of a segment since committed
+        if cut and result.final and (end - start) / SAMPLE_RATE >= COMMIT_SECONDS:
+            # A long segment ends at this pause: its words are final, and later decodes
+            # start after it (with its text as context), so their cost stays bounded.
+            if result.text:
+                self._committed.append(result.text)
+            self._base, self._last, self._last_end, self._agreed = end, None, end, []
+            self._set_partial("")
             return
         words = result.words
         previous = self._last.words if self._last is not None else []
-        self._last = result
+        self._last, self._last_end = result, end
         # keep words two decodes agree on, but not the last of them (it may still grow)
         agreed = agreed_prefix(previous, words)
         if result.final:  # the better decode: its words, all but the last, are the prefix
             self._agreed = words[:-1]
         elif agreed - 1 > len(self._agreed):
             self._agreed = words[: agreed - 1]
-        if result.text != self._partial:
-            self._partial = result.text
-            self._notify(self._partial)
+        self._set_partial(result.text)
+
+    def _set_partial(self, segment: str) -> None:
+        text = " ".join([*self._committed, segment]).strip()
+        if text != self._partial:
+            self._partial = text
+            self._notify(text)
 
     def _notify(self, text: str) -> None:
         callback: Callable[[Transcript], None] | None = self._on_partial_cb
@@ -260,12 +301,11 @@ class WhisperStream:
             except STTError:
                 break
         last = self._last
-        if last is not None and last.final and self._tail_is_quiet(last.samples):
-            return last.text
-        try:
+        if self._tail_is_quiet(self._base):
+            tail = ""  # nothing said since the last committed segment
+        elif last is not None and last.final and self._tail_is_quiet(self._last_end):
+            tail = last.text
+        else:
             result = await self._request(FINAL, final=True)
-        except STTError:
-            raise
-        if result.rejected:
-            return " ".join(self._agreed)
-        return result.text
+            tail = " ".join(self._agreed) if result.rejected else result.text
+        return " ".join([*self._committed, tail]).strip()
