@@ -168,8 +168,8 @@ def _speaking(events: list[tuple[float, dict[str, Any]]]) -> bool:
     return starts > ends
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q))) if values else None
 
 
 def report(stt: str, sessions: int, heard: list[Heard], delays: list[float], cpu: float,
@@ -185,9 +185,10 @@ def report(stt: str, sessions: int, heard: list[Heard], delays: list[float], cpu
             errors, words = errors + e, words + n
         out[f"wer_{kind}"] = round(100 * errors / words, 1)
     gaps = [g for h in heard for g in h.interim_gaps]
-    out["final_delay_ms_p50"] = round(pct(delays, 50))
-    out["final_delay_ms_p95"] = round(pct(delays, 95))
-    out["interim_gap_ms_p50"] = round(1000 * pct(gaps, 50)) if gaps else None
+    out["final_delay_ms_p50"] = pct(delays, 50)
+    out["final_delay_ms_p95"] = pct(delays, 95)
+    out["replies"] = len(delays)
+    out["interim_gap_ms_p50"] = pct([1000 * g for g in gaps], 50)
     out["interims_per_utterance"] = round(
         statistics.mean(len(h.interim_gaps) + 1 if h.interim_gaps else 0 for h in heard), 1
     )

@@ -73,7 +73,7 @@ class WhisperSTT:
         *,
         models_dir: Path | None = None,
         threads: int | None = None,
-        interval: float = 1.0,  # s of new audio between interim decodes (0.5: twice the CPU)
+        interval: float = 1.0,  # s of new audio between interim decodes
     ) -> None:
         self.model = model
         self.models_dir = models_dir or default_models_dir()

@@ -100,9 +100,11 @@ def unloop(text: str) -> str:
     can I help you today? Hello? How can I help you today? Hello? How can")."""
     words = text.split()
     normed = [norm_word(w) for w in words]
-    for period in range(2, len(words) // 2 + 1):
-        if normed[:period] == normed[period : 2 * period]:
-            return " ".join(words[:period])
+    for start in range(len(words)):
+        shortest = 2 if start == 0 else 3  # later on, "no no" or "very very" is speech
+        for period in range(shortest, (len(words) - start) // 2 + 1):
+            if normed[start : start + period] == normed[start + period : start + 2 * period]:
+                return " ".join(words[: start + period])
     return text
 
 
