@@ -136,11 +136,24 @@ async def session(url: str, ws_url: str, utterances: list[Utterance]) -> tuple[l
             for utt in utterances:
                 start = len(events)
                 await send(utt.audio)
-                turns = sum(1 for _, e in events if _is(e, "turn_end", "assistant"))
 
-                def replied(start: int = start, turns: int = turns) -> bool:
-                    ends = [e for _, e in events[start:] if _is(e, "turn_end", "assistant")]
-                    return len(ends) >= 1 and not _speaking(events)
+                def replied(start: int = start) -> bool:
+                    """Every user turn of this input has its final and its reply, spoken."""
+                    mine = [e for _, e in events[start:]]
+                    users = [i for i, e in enumerate(mine) if _is(e, "turn_start", "user")]
+                    finals = [
+                        i
+                        for i, e in enumerate(mine)
+                        if _is(e, "transcript", "user") and e["is_final"]
+                    ]
+                    ends = [i for i, e in enumerate(mine) if _is(e, "turn_end", "assistant")]
+                    return (
+                        bool(finals)
+                        and len(finals) >= len(users)
+                        and bool(ends)
+                        and ends[-1] > finals[-1]
+                        and not _speaking(events)
+                    )
 
                 await quiet_until(replied, 30.0)
                 await quiet_until(lambda: False, 0.5)
