@@ -176,9 +176,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--all-turns", action="store_true", help="print every turn's row")
     p.add_argument(
         "--stt",
-        choices=("pocketsphinx", "double"),
+        choices=("pocketsphinx", "whisper", "double"),
         default="pocketsphinx",
-        help="pocketsphinx: the embedded recogniser (default); double: the OpenAI-compatible "
+        help="pocketsphinx: the embedded fallback recogniser (default, as in the figures so "
+        "far); whisper: the server's default, streaming faster-whisper with the bundled "
+        "tiny.en; double: the OpenAI-compatible "
         "STT double (tests/doubles/stt_server.py) in this process, which answers at once, "
         "so the server's own cost shows without pocketsphinx's (no partial transcripts: "
         "every end-of-turn decision waits the normal 750 ms)",
@@ -303,7 +305,7 @@ async def run_sessions(args: argparse.Namespace) -> Run:
     try:
         doubles = Doubles(args.llm_delay, args.stt == "double", responder.flag_dir)
         run.doubles_pid = doubles.pid
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = {"PARLEY_STT": args.stt, "PARLEY_TTS": "espeak"}
         if doubles.stt_url is not None:
             extra = {"PARLEY_STT": "openai", "PARLEY_STT_BASE_URL": doubles.stt_url}
         if args.llm == "embedded":  # the bundled GGUF on llama.cpp instead of the double

@@ -72,7 +72,7 @@ async def main(question: str) -> None:
         r = await api.post(
             "/v1/conversations/create",
             json={
-                "voice_id": "espeak-en-us-female",
+                "voice_id": "piper-en-us-joe",
                 "system_prompt": "You are Acme's order assistant. Use the tools; be brief.",
                 "tools": tools,
             },

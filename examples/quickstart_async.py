@@ -55,7 +55,7 @@ async def main() -> int:
     wav = spoken_question(sys.argv[1] if len(sys.argv) > 1 else None)
     async with AsyncParley() as client:  # PARLEY_BASE_URL, PARLEY_API_KEY
         conv = await client.conversations.create(
-            voice_id="espeak-en-us-female",
+            voice_id="piper-en-us-joe",
             system_prompt="You are a friendly travel assistant. Use get_weather for weather "
             "questions. Answer in one or two short sentences.",
             tools=[WEATHER_TOOL],

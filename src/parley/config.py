@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     stt_base_url: str | None = None
     stt_api_key: str | None = None
     stt_model: str = "whisper-1"
-    whisper_model: str = "base"
+    whisper_model: str = "tiny.en"  # the bundled model; a size, repo id or directory
     tts_base_url: str | None = None
     tts_api_key: str | None = None
     tts_model: str = "tts-1"

@@ -49,14 +49,9 @@ def _models(settings: Settings) -> list[Check]:
         from parley.providers.models import describe_models
     except ImportError:
         return []
+    # every bundled model: where it is, its source, size, licence, whether its hash matched
     return [
-        Check(
-            m.name,
-            "ok" if m.path else "missing",
-            str(m.path or m.detail),
-            m.fix if not m.path else "",
-        )
-        for m in describe_models()
+        Check(m.name, "ok" if m.verified else "missing", m.detail, m.fix) for m in describe_models()
     ]
 
 

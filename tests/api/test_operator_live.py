@@ -49,8 +49,12 @@ def _reset_llm(llm: LLMServer) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with llm_backed_server(
-        llm.base_url, tmp_path_factory.mktemp("operator"), webhook_allow="127.0.0.1",
-        webhook_backoff_s=0.1, webhook_timeout_s=TIMEOUT_S, webhook_max_attempts=4,
+        llm.base_url,
+        tmp_path_factory.mktemp("operator"),
+        webhook_allow="127.0.0.1",
+        webhook_backoff_s=0.1,
+        webhook_timeout_s=TIMEOUT_S,
+        webhook_max_attempts=4,
     ) as srv:
         yield srv
 
@@ -350,8 +354,14 @@ async def test_the_example_receiver(
 ) -> None:
     env = {**os.environ, "PARLEY_BASE_URL": server.url, "PARLEY_API_KEY": api_key}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "examples" / "webhook_receiver.py"), "--port", "0", "--once",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(ROOT / "examples" / "webhook_receiver.py"),
+        "--port",
+        "0",
+        "--once",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()

@@ -85,14 +85,23 @@ def test_openapi_documents_the_operator_endpoints(client: httpx.Client) -> None:
         return str(content["application/json"]["schema"]["$ref"]).rsplit("/", 1)[-1]
 
     assert ok_schema("/v1/agents/{agent_id}", "patch") == "AgentUpdated"
-    assert paths["/v1/agents/{agent_id}"]["patch"]["requestBody"]["content"][
-        "application/json"]["schema"]["$ref"].endswith("/AgentUpdate")
+    assert paths["/v1/agents/{agent_id}"]["patch"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["$ref"].endswith("/AgentUpdate")
     assert ok_schema("/v1/agents/{agent_id}/sessions", "get") == "AgentSessionList"
     assert "409" in paths["/v1/agents/{agent_id}/sessions"]["post"]["responses"]
     assert ok_schema("/v1/conversations", "get") == "ConversationList"
     params = {p["name"] for p in paths["/v1/conversations"]["get"]["parameters"]}
-    assert {"status", "agent_id", "created_after", "created_before", "cursor", "order",
-            "limit", "offset"} <= params
+    assert {
+        "status",
+        "agent_id",
+        "created_after",
+        "created_before",
+        "cursor",
+        "order",
+        "limit",
+        "offset",
+    } <= params
     assert "metadata.KEY=VALUE" in paths["/v1/conversations"]["get"]["description"]
     transcript = paths["/v1/conversations/{session_id}/transcript"]["get"]
     assert {"text/plain", "text/vtt"} <= set(transcript["responses"]["200"]["content"])

@@ -116,8 +116,12 @@ def test_readme_quick_start_fails_fast_with_the_servers_message(
     env = {**os.environ, "PARLEY_BASE_URL": no_llm.url, "PARLEY_API_KEY": no_llm.new_key()}
     began = time.monotonic()
     out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert time.monotonic() - began < 30  # not the 60 s wait
     assert out.returncode == 1, out.stderr

@@ -25,7 +25,9 @@ def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """As the package's server, with local webhook receivers allowed and fast retries
     (the package's `parley`/`aparley` fixtures connect to this one in this module)."""
     with llm_backed_server(
-        llm.base_url, tmp_path_factory.mktemp("operator"), webhook_allow="127.0.0.1",
+        llm.base_url,
+        tmp_path_factory.mktemp("operator"),
+        webhook_allow="127.0.0.1",
         webhook_backoff_s=0.05,
     ) as srv:
         yield srv

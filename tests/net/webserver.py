@@ -19,8 +19,12 @@ class WebServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 outer.requests.append(
-                    {"method": self.command, "path": self.path, "body": body,
-                     "headers": {k.lower(): v for k, v in self.headers.items()}}
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "body": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
                 )
                 status, headers, reply = outer.answer
                 self.send_response(status)

@@ -72,7 +72,9 @@ def test_swagger_ui_renders_offline(server: ServerThread, offline_browser: Any) 
     driver = offline_browser
     driver.get(f"{server.url}/docs")
     title = rendered(
-        driver, "Swagger UI's title", "document.querySelector('.swagger-ui .info .title')?.textContent"
+        driver,
+        "Swagger UI's title",
+        "document.querySelector('.swagger-ui .info .title')?.textContent",
     )
     assert title.startswith("Parley")
     paths = rendered(
@@ -87,4 +89,3 @@ def test_swagger_ui_renders_offline(server: ServerThread, offline_browser: Any) 
     urls = requested_urls(driver)
     assert f"{server.url}/docs/static/swagger-ui-bundle.js" in urls
     assert [u for u in urls if not u.startswith(server.url)] == []
-

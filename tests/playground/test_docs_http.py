@@ -23,7 +23,6 @@ def test_docs_pages_and_assets_are_local_and_open(server: ServerThread) -> None:
     assert httpx.get(f"{server.url}/redoc").status_code == 404  # it would reach a CDN
 
 
-
 def test_only_the_documented_paths_answer_without_a_key(server: ServerThread) -> None:
     """The README: every endpoint under /v1 takes a key; /healthz, /playground and the
     API's description (/openapi.json, /docs and its files) are open."""
@@ -35,5 +34,11 @@ def test_only_the_documented_paths_answer_without_a_key(server: ServerThread) ->
             assert (got.status_code == 401) == (path != "/healthz"), (method, path, got.status_code)
     stream = httpx.get(f"{server.url}/v1/conversations/conv_aaaaaaaaaaaa/stream")
     assert stream.status_code in (401, 404, 426)  # never the conversation without a key
-    for path in ("/openapi.json", "/docs", "/docs/static/swagger-ui.css", "/docs/oauth2-redirect", "/playground"):
+    for path in (
+        "/openapi.json",
+        "/docs",
+        "/docs/static/swagger-ui.css",
+        "/docs/oauth2-redirect",
+        "/playground",
+    ):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path

@@ -172,9 +172,7 @@ def open_playground(driver: Any, url: str, key: str) -> None:
 
 
 def start_talking(driver: Any) -> None:
-    wait_for(
-        driver, "the voices", "document.getElementById('voice').value === 'espeak-en-us-female'"
-    )
+    wait_for(driver, "the voices", "document.getElementById('voice').value === 'piper-en-us-joe'")
     driver.find_element("id", "start").click()
     wait_for(driver, "the session", "document.getElementById('status').dataset.state === 'live'")
 

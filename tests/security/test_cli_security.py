@@ -42,13 +42,15 @@ def test_forwarded_headers_count_only_from_trusted_proxies(tmp_path: Path) -> No
     headers = {"Authorization": f"Bearer {key}", "X-Forwarded-Proto": "https"}
     # 127.0.0.1 (the test) is not the proxy named here: its X-Forwarded-Proto is ignored
     with serving(tmp_path, port, PARLEY_API_KEY=key, PARLEY_FORWARDED_ALLOW_IPS="10.9.9.9"):
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/conversations/create", json=body,
-                       headers=headers)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/conversations/create", json=body, headers=headers
+        )
         assert r.json()["websocket_url"].startswith("ws://"), r.text
     port = free_port()
     with serving(tmp_path, port, PARLEY_API_KEY=key):  # default: loopback is the proxy
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/conversations/create", json=body,
-                       headers=headers)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/conversations/create", json=body, headers=headers
+        )
         assert r.json()["websocket_url"].startswith("wss://"), r.text
 
 
@@ -64,9 +66,18 @@ def test_exposure_warnings() -> None:
 def test_token_query_parameter_is_redacted_from_the_access_log() -> None:
     # the record uvicorn's access logger makes: '%s - "%s %s HTTP/%s" %d'
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "GET", "/v1/conversations/c/stream?encoding=pcm16&token=prl_SECRET", "1.1",
-         101),
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5",
+            "GET",
+            "/v1/conversations/c/stream?encoding=pcm16&token=prl_SECRET",
+            "1.1",
+            101,
+        ),
         None,
     )
     RedactTokens().filter(record)

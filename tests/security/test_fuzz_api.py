@@ -48,7 +48,9 @@ def test_no_5xx_and_errors_in_shape(fuzz_server: ServerThread) -> None:
         strategy = op.as_strategy()
 
         @settings(
-            max_examples=EXAMPLES, deadline=None, database=None,
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
             suppress_health_check=list(HealthCheck),
         )
         @given(case=strategy)

@@ -20,12 +20,20 @@ from parley.audio.codecs import ENCODINGS
 from tests.harness import ServerThread, fresh_database_url, server_settings
 
 TYPES = [
-    "keep_alive", "KeepAlive", "inject_user_message", "inject_agent_message",
-    "update_prompt", "update_voice", "tool_result", "nope",
+    "keep_alive",
+    "KeepAlive",
+    "inject_user_message",
+    "inject_agent_message",
+    "update_prompt",
+    "update_voice",
+    "tool_result",
+    "nope",
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 control = st.builds(
@@ -33,7 +41,8 @@ control = st.builds(
     st.sampled_from(TYPES) | st.text(max_size=20),
     st.dictionaries(
         st.sampled_from(["text", "prompt", "voice_id", "call_id", "result", "error", "x"]),
-        json_values, max_size=4,
+        json_values,
+        max_size=4,
     ),
 )
 texts = control | st.text(max_size=200) | json_values.map(json.dumps) | st.just("[" * 5000)

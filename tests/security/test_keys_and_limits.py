@@ -93,7 +93,9 @@ async def test_live_stream_caps_per_account(tmp_path: Path) -> None:
                 await websockets.connect(url.format(b["session_id"]), additional_headers=h)
             assert refused.value.response.status_code == 429
             # a takeover of the same session is not a second stream
-            async with websockets.connect(url.format(a["session_id"]), additional_headers=h) as again:
+            async with websockets.connect(
+                url.format(a["session_id"]), additional_headers=h
+            ) as again:
                 await again.recv()
         await asyncio.sleep(0.2)
         async with websockets.connect(url.format(b["session_id"]), additional_headers=h) as ws:
@@ -127,8 +129,10 @@ def test_huge_offsets_are_400_not_500(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "query, param",
     [
-        ("vad_threshold=0", "vad_threshold"), ("vad_threshold=0.0", "vad_threshold"),
-        ("vad_threshold=-0.1", "vad_threshold"), ("vad_threshold=nan", "vad_threshold"),
+        ("vad_threshold=0", "vad_threshold"),
+        ("vad_threshold=0.0", "vad_threshold"),
+        ("vad_threshold=-0.1", "vad_threshold"),
+        ("vad_threshold=nan", "vad_threshold"),
         ("last_turn_id=turn_" + "9" * 40, "last_turn_id"),
     ],
 )

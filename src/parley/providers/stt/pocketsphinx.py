@@ -19,9 +19,7 @@ the whole utterance at `end_utt()`, so it is off by default; it costs ~70 ms per
 of speech at finish and lowered the word error rate on the spacewalk interview from
 0.72 to 0.63.
 
-Wire protocol (pipes, both directions): a header `<IBII` = payload length, op, stream id,
-utterance number; then the payload (int16 PCM for audio, UTF-8 for text). Messages of a
-finished or cancelled utterance are recognised by their utterance number and dropped.
+The messages between the server and its workers are in `pocketsphinx_pipe.py`.
 
 A worker that dies is restarted; a `finish()` waiting on it raises
 `STTError("stt_worker_crashed")` and the stream moves to a live worker for its next
@@ -55,6 +53,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from parley.providers.stt import pocketsphinx_pipe as pipe
 from parley.providers.stt.base import (
     SAMPLE_RATE,
     PartialCallback,
@@ -63,20 +62,7 @@ from parley.providers.stt.base import (
     check_samples,
     supports_language,
 )
-from parley.providers.stt.pocketsphinx_worker import (
-    _AUDIO,
-    _BACKLOG_WARN_BYTES,
-    _CANCEL,
-    _CLOSE,
-    _ERROR,
-    _FINAL,
-    _FINISH,
-    _HEADER,
-    _OPEN,
-    _PARTIAL,
-    _READY,
-    DecoderOptions,
-)
+from parley.providers.stt.pocketsphinx_worker import DecoderOptions
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +91,16 @@ class _Worker:
         stdin = self.proc.stdin
         if self.dead or stdin is None or stdin.is_closing():
             return  # the reader task reports the exit to the streams
-        stdin.write(_HEADER.pack(len(payload), op, sid, utterance))
-        if payload:
-            stdin.write(payload)
+        stdin.write(pipe.encode(op, sid, utterance, payload))
         backlog = stdin.transport.get_write_buffer_size()  # beyond the 64 KB pipe
-        if backlog > _BACKLOG_WARN_BYTES and not self.behind:
+        if backlog > pipe.BACKLOG_WARN_BYTES and not self.behind:
             log.warning(
                 "pocketsphinx worker %d is %.0f s of audio behind: the machine is short of "
                 "CPU for this many conversations (add cores, or use another STT provider)",
                 self.pid,
                 backlog / (2 * SAMPLE_RATE),
             )
-        self.behind = backlog > _BACKLOG_WARN_BYTES
+        self.behind = backlog > pipe.BACKLOG_WARN_BYTES
 
 
 class PocketsphinxSTT:
@@ -253,13 +237,8 @@ class PocketsphinxSTT:
     async def _read_messages(self, worker: _Worker) -> None:
         stdout = worker.proc.stdout
         assert stdout is not None
-        try:
-            while True:
-                size, op, sid, utt = _HEADER.unpack(await stdout.readexactly(_HEADER.size))
-                payload = await stdout.readexactly(size) if size else b""
-                self._dispatch(worker, op, sid, utt, payload)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        async for msg in pipe.read_messages(stdout):
+            self._dispatch(worker, msg)
         status = await worker.proc.wait()
         self._on_exit(worker, status)
 
@@ -277,21 +256,22 @@ class PocketsphinxSTT:
         if rest.strip():
             worker.stderr_tail.append(rest.decode(errors="replace").strip()[:1000])
 
-    def _dispatch(self, worker: _Worker, op: int, sid: int, utt: int, payload: bytes) -> None:
-        if op == _READY:
+    def _dispatch(self, worker: _Worker, msg: pipe.Message) -> None:
+        op, utt = msg.op, msg.utterance
+        if op == pipe.READY:
             self._failures[worker.index] = 0
             if not worker.ready.done():
                 worker.ready.set_result(None)
             return
-        stream = worker.streams.get(sid)
+        stream = worker.streams.get(msg.sid)
         if stream is None:
             return
-        text = payload.decode(errors="replace")
-        if op == _PARTIAL:
+        text = msg.payload.decode(errors="replace")
+        if op == pipe.PARTIAL:
             stream._on_partial(utt, text)
-        elif op == _FINAL:
+        elif op == pipe.FINAL:
             stream._on_final(utt, text)
-        elif op == _ERROR:
+        elif op == pipe.ERROR:
             stream._on_error(utt, STTError("stt_decode_failed", f"pocketsphinx: {text}"))
 
     def _on_exit(self, worker: _Worker, status: int) -> None:
@@ -320,11 +300,7 @@ class PocketsphinxSTT:
             stream._on_worker_lost(error)
         worker.streams.clear()
         if not self._closing and self._workers[worker.index] is worker:
-            delay = (
-                0.0
-                if not self._failures[worker.index]
-                else min(30.0, 0.5 * 2 ** self._failures[worker.index])
-            )
+            delay = pipe.restart_delay(self._failures[worker.index])
             task = asyncio.get_running_loop().create_task(self._respawn(worker.index, delay))
             self._respawns.add(task)
             task.add_done_callback(self._respawns.discard)
@@ -341,7 +317,7 @@ class PocketsphinxSTT:
         except OSError as exc:
             log.error("cannot restart pocketsphinx worker %d: %s", index, exc)
             self._failures[index] += 1
-            await self._respawn(index, min(30.0, 0.5 * 2 ** self._failures[index]))
+            await self._respawn(index, pipe.restart_delay(self._failures[index]))
 
 
 class PocketsphinxStream:
@@ -397,7 +373,7 @@ class PocketsphinxStream:
             return ""
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters[utt] = waiter
-        self._worker.send(_FINISH, self.sid, utt)
+        self._worker.send(pipe.FINISH, self.sid, utt)
         try:
             return await asyncio.wait_for(waiter, self._provider.finish_timeout)
         except TimeoutError:
@@ -410,7 +386,7 @@ class PocketsphinxStream:
 
     async def cancel(self) -> None:
         if self._worker is not None and self._utt_samples:
-            self._worker.send(_CANCEL, self.sid, self._utterance)
+            self._worker.send(pipe.CANCEL, self.sid, self._utterance)
         self._next_utterance()
 
     async def close(self) -> None:
@@ -418,7 +394,7 @@ class PocketsphinxStream:
             return
         self._closed = True
         if self._worker is not None:
-            self._worker.send(_CLOSE, self.sid, 0)
+            self._worker.send(pipe.CLOSE, self.sid, 0)
             self._worker.streams.pop(self.sid, None)
             self._worker = None
         self._fail_waiters(STTError("stt_closed", "the stream was closed"))
@@ -430,12 +406,12 @@ class PocketsphinxStream:
         if worker is not None:
             self._worker = worker
             worker.streams[self.sid] = self
-            worker.send(_OPEN, self.sid, 0)
+            worker.send(pipe.OPEN, self.sid, 0)
         return worker
 
     def _flush(self) -> None:
         if self._pending and self._worker is not None:
-            self._worker.send(_AUDIO, self.sid, self._utterance, bytes(self._pending))
+            self._worker.send(pipe.AUDIO, self.sid, self._utterance, bytes(self._pending))
         self._pending.clear()
 
     def _next_utterance(self) -> None:

@@ -1,7 +1,7 @@
 """The pocketsphinx worker process: many decoders, one per stream, behind a pipe.
 
 Started by `PocketsphinxSTT` as `python -m parley.providers.stt.pocketsphinx_worker
-<options json>`; speaks the length-prefixed protocol described in `pocketsphinx.py`.
+<options json>`; speaks the protocol of `pocketsphinx_pipe.py` on stdin/stdout.
 """
 
 from __future__ import annotations
@@ -9,26 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import signal
-import struct
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from parley import heap
-from parley.providers.stt.base import (
-    SAMPLE_RATE,
-)
+from parley.providers.stt import pocketsphinx_pipe as pipe
 
 log = logging.getLogger(__name__)
-
-_HEADER = struct.Struct("<IBII")  # payload length, op, stream id, utterance number
-# parent -> worker
-_OPEN, _AUDIO, _FINISH, _CANCEL, _CLOSE = 1, 2, 3, 4, 5
-# worker -> parent
-_READY, _PARTIAL, _FINAL, _ERROR = 10, 11, 12, 13
-_BACKLOG_WARN_BYTES = 5 * 2 * SAMPLE_RATE  # 5 s of audio queued for one worker
 
 
 @dataclass(frozen=True)
@@ -139,33 +128,6 @@ def _release_memory() -> None:
     heap.trim()
 
 
-class _FdReader:
-    """Exact-size reads from a pipe, with a look at whether more input is waiting."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buf = bytearray()
-
-    def pending(self) -> bool:
-        return bool(self._buf) or bool(select.select([self._fd], [], [], 0)[0])
-
-    def read(self, n: int) -> bytes | None:
-        while len(self._buf) < n:
-            chunk = os.read(self._fd, max(65536, n - len(self._buf)))
-            if not chunk:
-                return None
-            self._buf += chunk
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _worker_main(options_json: str) -> int:
     """Serve decode requests on stdin/stdout until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts us down via stdin
@@ -173,38 +135,35 @@ def _worker_main(options_json: str) -> int:
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol pipe
 
     def send(op: int, sid: int = 0, utterance: int = 0, payload: bytes = b"") -> None:
-        _write_all(out_fd, _HEADER.pack(len(payload), op, sid, utterance) + payload)
+        pipe.write_all(out_fd, pipe.encode(op, sid, utterance, payload))
 
     host = _DecoderHost(DecoderOptions(**json.loads(options_json)))
-    reader = _FdReader(0)
-    send(_READY)
+    reader = pipe.FdReader(0)
+    send(pipe.READY)
     while True:
         if host.wants_spare() and not reader.pending():
             host.make_spare()  # while idle, so the next open() is instant
             continue
-        head = reader.read(_HEADER.size)
-        if head is None:
+        msg = reader.message()
+        if msg is None:
             return 0
-        size, op, sid, utt = _HEADER.unpack(head)
-        payload = reader.read(size) if size else b""
-        if payload is None:
-            return 0
+        op, sid, utt = msg.op, msg.sid, msg.utterance
         try:
-            if op == _AUDIO:
-                text = host.audio(sid, utt, payload)
+            if op == pipe.AUDIO:
+                text = host.audio(sid, utt, msg.payload)
                 if text is not None:
-                    send(_PARTIAL, sid, utt, text.encode())
-            elif op == _FINISH:
-                send(_FINAL, sid, utt, host.finish(sid, utt).encode())
-            elif op == _OPEN:
+                    send(pipe.PARTIAL, sid, utt, text.encode())
+            elif op == pipe.FINISH:
+                send(pipe.FINAL, sid, utt, host.finish(sid, utt).encode())
+            elif op == pipe.OPEN:
                 host.open(sid)
-            elif op == _CANCEL:
+            elif op == pipe.CANCEL:
                 host.cancel(sid)
-            elif op == _CLOSE:
+            elif op == pipe.CLOSE:
                 host.close(sid)
         except Exception as exc:  # a decoder error ends that utterance, not the worker
             host.cancel(sid)
-            send(_ERROR, sid, utt, f"{type(exc).__name__}: {exc}".encode())
+            send(pipe.ERROR, sid, utt, f"{type(exc).__name__}: {exc}".encode())
 
 
 if __name__ == "__main__":

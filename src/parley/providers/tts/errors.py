@@ -11,6 +11,7 @@ TTS_TIMEOUT = "tts_timeout"
 TTS_REMOTE_ERROR = "tts_remote_error"  # any other HTTP error, or audio we cannot play
 TTS_FAILED = "tts_failed"  # a local engine raised while speaking
 TTS_DOWNLOAD_FAILED = "tts_download_failed"  # `parley models pull` of a voice
+TTS_MODEL_CORRUPT = "tts_model_corrupt"  # a bundled voice file is not the pinned one
 
 
 class TTSError(RuntimeError):

@@ -1,10 +1,10 @@
 """Which text-to-speech engines run, from settings (`PARLEY_TTS` and friends).
 
-    PARLEY_TTS=auto     espeak-ng always; Piper when its voices directory has voices (and
-                        the extra is installed); the OpenAI-compatible server when
-                        PARLEY_TTS_BASE_URL is set
+    PARLEY_TTS=auto     Piper with its bundled voice `piper-en-us-joe` (the default for
+                        English) and any voices in its voices directory; espeak-ng always;
+                        the OpenAI-compatible server when PARLEY_TTS_BASE_URL is set
     PARLEY_TTS=espeak   espeak-ng only
-    PARLEY_TTS=piper    Piper + espeak-ng; no Piper voices (or no extra) is an error
+    PARLEY_TTS=piper    Piper + espeak-ng; no Piper voices (or no piper-tts) is an error
     PARLEY_TTS=openai   the server + espeak-ng; no PARLEY_TTS_BASE_URL is an error
 
 espeak-ng is always there: it is embedded, speaks ~100 languages, and is the fallback for
@@ -133,11 +133,15 @@ def _piper_line(settings: Settings, choice: str) -> tuple[str, str, str]:
     voices_dir = piper_voices_dir(settings)
     if choice not in ("auto", PIPER):
         return ("tts piper", "info", f"not used (PARLEY_TTS={choice})")
-    found = piper_engine.find_voices(voices_dir)
+    try:
+        bundled = piper_engine.bundled_voice()
+    except TTSError as e:
+        return ("tts piper", "missing", e.message)
+    found = [*([bundled] if bundled else []), *piper_engine.find_voices(voices_dir)]
     installed = piper_engine.piper_installed()
     if found and installed:
-        names = ", ".join(v.name for v in found)
-        return ("tts piper", "ok", f"{len(found)} voice(s) in {voices_dir}: {names}")
+        names = ", ".join(v.voice_id for v in found)
+        return ("tts piper", "ok", f"{len(found)} voice(s) (bundled, and {voices_dir}): {names}")
     status = "missing" if choice == PIPER or found else "info"
     if found:
         return ("tts piper", status, f"{len(found)} voice(s) in {voices_dir}, {INSTALL_HINT}")

