@@ -123,8 +123,9 @@ async def test_client_vanishing_mid_reply_still_stores_the_turn(
 async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
     server: ServerThread, client: httpx.Client, api_key: str, llm: LLMServer
 ) -> None:
-    """ "Okay." over the reply: the audio stops at once (reply_paused), then goes on
-    (reply_resumed); the reply is one whole assistant turn and "okay" is not a turn."""
+    """ "Right." over the reply: the audio stops at once (reply_paused), then goes on
+    (reply_resumed); the reply is one whole assistant turn and "right" is not a turn.
+    (The embedded pocketsphinx hears this voice's "Okay." as "o que": see README.)"""
     llm.responder = lambda req: Script(text(LONG_REPLY))
     sid = new_conversation(client)
     stream = await StreamClient.connect(server.ws_url, sid, api_key)
@@ -134,7 +135,7 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
         await stream.wait_for("turn_start", role="assistant")
         await stream.send_silence(2.0)
         onset = time.monotonic()
-        await stream.send_audio(speak("Okay."))
+        await stream.send_audio(speak("Right."))
         await stream.send_silence(1.0)
         paused = await stream.wait_for("reply_paused")
         t_paused = stream.event_times[stream.events.index(paused)]
@@ -152,8 +153,6 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
     finally:
         await stream.close()
     history = client.get(f"/v1/conversations/{sid}").json()["history"]
-    assert [(t["role"], t.get("interrupted")) for t in history] == [
-        ("user", False),
-        ("assistant", False),
-    ]
+    assert [t["role"] for t in history] == ["user", "assistant"]
+    assert history[1]["interrupted"] is False
     assert history[1]["text"] == LONG_REPLY
