@@ -139,7 +139,7 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
         await stream.send_silence(1.0)
         paused = await stream.wait_for("reply_paused")
         t_paused = stream.event_times[stream.events.index(paused)]
-        assert t_paused - onset < 0.5
+        assert t_paused - onset < 0.8  # (a loose bound for a loaded machine: bench/ measures)
         resumed = await stream.wait_for("reply_resumed", timeout=10)
         t_resumed = stream.event_times[stream.events.index(resumed)]
         assert resumed["played_ms"] == paused["played_ms"]
