@@ -1,0 +1,155 @@
+"""Who has the floor, on fake providers (`fakes.py`): a tone is speech, the recogniser
+hears what it is told, the turn model is as sure as it is told. So these run in
+milliseconds and decide the same on every machine; `test_yield.py` and
+`test_end_of_turn.py` run the same decisions on real models and speech."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from parley.engine import events as ev
+from parley.engine.endpointing import EndpointPolicy
+from tests.doubles.llm_server import LLMServer, Script, text
+from tests.engine.fakes import FakeSTT, FakeVAD, FixedTurnModel, voice
+from tests.engine.harness import Harness, Providers, turn_summary
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+POLICY = EndpointPolicy(fast_ms=300, normal_ms=1200, slow_ms=3000)
+LONG = "One two three four. Five six seven eight. Nine ten eleven twelve. The end."
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def fake(providers: Providers) -> AsyncIterator[Providers]:
+    async def no_barrier() -> None:
+        return None
+
+    yield dataclasses.replace(
+        providers,
+        vad=FakeVAD(),
+        stt=FakeSTT(),
+        stt_barrier=no_barrier,  # type: ignore[arg-type]
+    )
+
+
+def stt(p: Providers) -> FakeSTT:
+    assert isinstance(p.stt, FakeSTT)
+    return p.stt
+
+
+async def into_the_reply(h: Harness, question: str) -> None:
+    stt(h.providers).say(question)
+    await h.silence(0.2)
+    await h.feed(voice(0.8))
+    await h.until(lambda: bool(h.sink.events(ev.TurnStart, role="assistant")), max_seconds=5)
+    await h.silence(1.0)
+
+
+def assistant_ends(h: Harness) -> int:
+    return len(h.sink.events(ev.TurnEnd, role="assistant"))
+
+
+async def test_a_short_backchannel_resumes_the_reply(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(fake, policy=POLICY, turn_model=FixedTurnModel(0.95))
+    try:
+        await into_the_reply(h, "count for me please")
+        stt(fake).say("uh huh")
+        await h.feed(voice(0.4))
+        await h.until(lambda: assistant_ends(h) == 1, max_seconds=20)
+        assert [t.new for t in h.log.transitions if "paused" in (t.old, t.new)] == [
+            "paused",
+            "speaking",
+        ]
+        assert h.log.went("speaking", "backchannel: resumed")
+        turns = await h.stored()
+        assert turn_summary(turns) == [("user", False), ("assistant", False)]
+        assert turns[1].text == LONG
+    finally:
+        await h.close()
+
+
+@pytest.mark.parametrize("words", ["no I meant something else", "wait"])
+async def test_other_words_take_the_floor(
+    fake: Providers, llm_server: LLMServer, words: str
+) -> None:
+    llm_server.queue(Script(text(LONG)), Script(text("Sure.")))
+    h = await Harness.start(fake, policy=POLICY, turn_model=FixedTurnModel(0.95))
+    try:
+        await into_the_reply(h, "count for me please")
+        stt(fake).say(words)
+        await h.feed(voice(0.4))
+        await h.until(lambda: assistant_ends(h) == 2, max_seconds=20)
+        [paused] = h.log.went("paused")
+        [taken] = [t for t in h.log.transitions if t.old == "paused"]
+        assert taken.why == "interrupted" and taken.new == "endpointing"
+        [cut] = h.sink.events(ev.Interrupted)
+        turns = await h.stored()
+        assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+        assert turns[1].interrupted and turns[1].duration_ms == cut.played_ms
+        assert turns[2].text == words
+        assert h.log.errors == []
+    finally:
+        await h.close()
+
+
+async def test_speech_past_the_backchannel_limit_takes_the_floor_while_it_goes_on(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    llm_server.queue(Script(text(LONG)), Script(text("Sure.")))
+    h = await Harness.start(
+        fake, policy=POLICY, turn_model=FixedTurnModel(0.95), settings={"backchannel_ms": 600}
+    )
+    try:
+        await into_the_reply(h, "count for me please")
+        stt(fake).say("yeah yeah yeah yeah yeah yeah")
+        await h.feed(voice(1.2))
+        [taken] = [t for t in h.log.transitions if t.old == "paused"]
+        assert taken.new == "user_speaking" and taken.why == "speech went on: interrupted"
+        [paused] = h.log.went("paused")
+        assert abs(taken.t - paused.t - 0.6) < 0.2  # confirmed ~130 ms in, then 600 ms
+    finally:
+        await h.close()
+
+
+async def test_a_click_too_short_to_be_speech_resumes_at_once(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(fake, policy=POLICY, turn_model=FixedTurnModel(0.95))
+    try:
+        await into_the_reply(h, "count for me please")
+        await h.feed(voice(0.064))  # two frames: never confirmed as speech
+        await h.until(lambda: assistant_ends(h) == 1, max_seconds=20)
+        [resumed] = h.log.went("speaking", "a noise: resumed")
+        [paused] = h.log.went("paused")
+        assert resumed.t - paused.t <= 0.064 + 0.096 + 1e-9  # the voice, then the grace
+        assert h.sink.events(ev.Interrupted) == []
+        assert turn_summary(await h.stored()) == [("user", False), ("assistant", False)]
+    finally:
+        await h.close()
+
+
+async def test_the_pause_limit_resumes_a_voice_that_never_settles(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """A candidate that flickers (voiced, dipping, voiced…) but is never confirmed must
+    not hold the reply for ever: it is resumed at `pause_limit_ms`."""
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(
+        fake, policy=POLICY, turn_model=FixedTurnModel(0.95), settings={"pause_limit_ms": 600}
+    )
+    try:
+        await into_the_reply(h, "count for me please")
+        flicker = np.concatenate([voice(0.064), np.zeros(512, dtype=np.int16)] * 12)
+        await h.feed(flicker)
+        assert h.log.went("speaking", "pause limit: resumed")
+    finally:
+        await h.close()
