@@ -71,9 +71,14 @@ class StreamClient:
     # --- sending -----------------------------------------------------------------
 
     async def send_audio(
-        self, samples16k: np.ndarray, realtime: bool = True, chunk_ms: int = 20
+        self,
+        samples16k: np.ndarray,
+        realtime: bool = True,
+        chunk_ms: int = 20,
+        speed: float = 1.0,
     ) -> None:
-        """Send 16 kHz speech, converted to the stream's rate and encoding."""
+        """Send 16 kHz speech, converted to the stream's rate and encoding: in real time
+        (`speed` times faster), or as fast as the socket takes it (`realtime=False`)."""
         samples = resample(samples16k, 16000, self.sample_rate)
         step = self.sample_rate * chunk_ms // 1000
         start = time.monotonic()
@@ -84,7 +89,7 @@ class StreamClient:
             for message in self.encoder.encode(chunk):
                 await self.ws.send(message)
             if realtime:
-                delay = start + (i + 1) * chunk_ms / 1000 - time.monotonic()
+                delay = start + (i + 1) * chunk_ms / 1000 / speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
 
