@@ -45,7 +45,9 @@ def test_diagnostics_need_a_key_and_hold_no_secret(server: ServerThread) -> None
     body = answer.json()
     checks = {c["name"]: c for c in body["checks"]}
     assert checks["llm"]["status"] == "ok"
-    assert checks["llm"]["detail"] == "http://llm.internal:8080/v1 model llama3.2"
+    assert checks["llm"]["detail"] == (
+        "OpenAI-compatible server http://llm.internal:8080/v1 model llama3.2"
+    )
     assert checks["database"]["detail"].startswith("SQLite")
     assert {"stt", "tts", "live_streams", "voices"} <= set(body["running"])
     assert "espeak" in body["running"]["tts"]
@@ -55,16 +57,19 @@ def test_diagnostics_need_a_key_and_hold_no_secret(server: ServerThread) -> None
 
 def test_doctor_url_reports_the_servers_configuration(server: ServerThread, tmp_path: Path) -> None:
     key = server.new_key()
-    shell = env_for(tmp_path, PARLEY_API_KEY=key)  # no PARLEY_LLM_* in this shell
+    # no LLM in this shell: no server URL, and not the embedded model either
+    shell = env_for(tmp_path, PARLEY_API_KEY=key, PARLEY_LLM="openai")
 
     here = parley("doctor", env=shell)
     assert here.stdout.startswith("Reporting on this shell's configuration")
-    assert "✗ llm: no LLM configured" in here.stdout
+    assert "✗ llm: PARLEY_LLM=openai but PARLEY_LLM_BASE_URL is not set" in here.stdout
     assert here.returncode == 1
 
     there = parley("doctor", "--url", server.url, env=shell)
     assert there.stdout.startswith(f"Reporting on the server at {server.url} (Parley ")
-    assert "✓ llm: http://llm.internal:8080/v1 model llama3.2" in there.stdout
+    assert "✓ llm: OpenAI-compatible server http://llm.internal:8080/v1 model llama3.2" in (
+        there.stdout
+    )
     assert "✓ stt:" in there.stdout and "espeak-ng" in there.stdout
     assert not any(s in there.stdout + there.stderr for s in SECRETS)
     ok = httpx.get(
@@ -74,7 +79,7 @@ def test_doctor_url_reports_the_servers_configuration(server: ServerThread, tmp_
 
     with_flag = parley("doctor", "--url", server.url, "--key", key, env=env_for(tmp_path))
     assert with_flag.returncode == there.returncode
-    assert "✓ llm: http://llm.internal" in with_flag.stdout
+    assert "✓ llm: OpenAI-compatible server http://llm.internal" in with_flag.stdout
 
 
 def test_doctor_url_says_what_went_wrong(server: ServerThread, tmp_path: Path) -> None:

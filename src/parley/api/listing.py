@@ -42,7 +42,7 @@ FILTERS_DOC = (
 )
 
 LimitQ = Query(20, ge=1, le=100, description="Rows per page (1–100).")
-OffsetQ = Query(0, ge=0, description="Rows to skip (or use `cursor`).")
+OffsetQ = Query(0, ge=0, le=1_000_000_000, description="Rows to skip (or use `cursor`).")
 CursorQ = Query(None, max_length=400, description="`next_cursor` of the previous page.")
 OrderQ = Query("desc", description="`desc` (newest first) or `asc`.")
 AfterQ = Query(None, description="Only rows created after this ISO 8601 time.")

@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 from parley.api.auth import require_account
 from parley.api.context import ServerContext, get_context
 from parley.api.errors import ApiError, not_found
-from parley.api.listing import FILTERS_DOC, ListRequest, check_choice, list_request, page_body
+from parley.api.listing import (
+    FILTERS_DOC,
+    LimitQ,
+    ListRequest,
+    OffsetQ,
+    check_choice,
+    list_request,
+    page_body,
+)
 from parley.api.routes.conversations import CLOSE_DELETED
 from parley.api.schemas import (
     CONFLICT_RESPONSES,
@@ -97,8 +105,8 @@ async def create_agent(
 
 @router.get("", response_model=AgentList, responses=ERROR_RESPONSES)
 async def list_agents(
-    limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
+    limit: int = LimitQ,
+    offset: int = OffsetQ,
     account: str = Depends(require_account),
     ctx: ServerContext = Depends(get_context),
 ) -> Any:
