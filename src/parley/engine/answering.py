@@ -240,6 +240,7 @@ class Answerer:
             self._host.system_prompt, record.language, turns, record.context_window
         )
         settings = ToolSettings.from_settings(record.settings)
+        job.reply.timings.started = self._rt.clock.now()  # the LLM's own time counts from here
         return self._round(job, messages, self._specs(0, settings))
 
     def _round(

@@ -51,7 +51,7 @@ class Spoken:
 class ReplyTimings:
     """Clock readings (seconds) of the reply's milestones, for the latency breakdown."""
 
-    started: float = 0.0
+    started: float = 0.0  # the first LLM request (llm_ttft_ms counts from it)
     llm_first_token: float | None = None
     tts_first_audio: float | None = None
     first_audio_sent: float | None = None
