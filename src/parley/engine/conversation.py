@@ -56,7 +56,7 @@ from parley.engine.state import (
     Transition,
     UserSpeaking,
 )
-from parley.engine.turns import ReplyJob, UserTurn, new_job
+from parley.engine.turns import ReplyJob, UserTurn, latency_breakdown, new_job
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import SpeechDetector
 from parley.store.conversations import ConversationStore
@@ -274,7 +274,8 @@ class Conversation:
             # the same instant as the stored `first_audio_sent_ms`
             sent = job.reply.timings.first_audio_sent or self._clock.now()
             latency = int((sent - job.origin_clock) * 1000)
-            await self.emit(ev.TurnStart(role="assistant", latency_ms=latency))
+            breakdown = latency_breakdown(job)["latency"]
+            await self.emit(ev.TurnStart("assistant", latency_ms=latency, breakdown=breakdown))
         if isinstance(self.sm.phase, Thinking):
             self._go(Speaking(job), "first reply audio" if first else "speaking again")
         await self.emit(ev.TranscriptEvent("assistant", text_so_far, False))
