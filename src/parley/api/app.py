@@ -20,7 +20,7 @@ from parley.engine.sessions import SessionManager
 from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import purge_forever
-from parley.transports import native
+from parley.transports import deepgram, native
 
 log = logging.getLogger("parley")
 
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (conversations, agents, voices, health, native, playground):
         app.include_router(module.router)
+    app.include_router(deepgram.router)  # Deepgram Voice Agent API
     return app
