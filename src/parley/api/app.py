@@ -20,7 +20,7 @@ from parley.engine.sessions import SessionManager
 from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import purge_forever
-from parley.transports import deepgram, native
+from parley.transports import deepgram, native, openai_realtime
 
 log = logging.getLogger("parley")
 
@@ -64,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (conversations, agents, voices, health, native, playground):
         app.include_router(module.router)
     app.include_router(deepgram.router)  # Deepgram Voice Agent API
+    app.include_router(openai_realtime.router)  # OpenAI Realtime API
     return app
