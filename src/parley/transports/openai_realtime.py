@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import dataclasses
 import json
 import logging
 from typing import Any
@@ -23,9 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from parley import ids
 from parley.api.context import ServerContext, get_context
-from parley.api.errors import ApiError
 from parley.api.routes.agents import DEFAULT_CONTEXT_WINDOW
-from parley.api.tools import normalise_tools
 from parley.audio.codecs import CodecError
 from parley.audio.wire import ENGINE_RATE, WireAudio
 from parley.engine import events as ev
@@ -34,6 +31,7 @@ from parley.providers.stt.base import STTError
 from parley.transports.deepgram_settings import DEFAULT_PROMPT
 from parley.transports.native import CLOSE_NORMAL, Connection, _deny
 from parley.transports.openai_realtime_events import RealtimeEvents, error_event
+from parley.transports.openai_realtime_session import FORMATS, Invalid, as_dict, session_update
 from parley.transports.params import StreamParams
 from parley.transports.registry import LiveHandle
 
@@ -41,12 +39,6 @@ log = logging.getLogger("parley.transport.openai")
 router = APIRouter()
 
 KEY_PROTOCOL = "openai-insecure-api-key."
-# Realtime audio formats → Parley's codecs (audio/pcm is 24 kHz; G.711 is 8 kHz)
-FORMATS = {
-    "audio/pcm": ("pcm16", 24000),
-    "audio/pcmu": ("mulaw", 8000),
-    "audio/pcma": ("alaw", 8000),
-}
 MAX_TEXT = 4000
 
 
@@ -223,93 +215,19 @@ class RealtimeSession:
             return
         try:
             await handler(self, msg)
-        except _Invalid as exc:
+        except Invalid as exc:
             self.error(exc.code, exc.message, exc.param, msg)
-
-
-class _Invalid(Exception):
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        self.code, self.message, self.param = code, message, param
-
-
-def _dict(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Invalid("invalid_value", f"'{name}' must be an object.", name)
-    return value
-
-
-async def _session_update(s: RealtimeSession, msg: dict[str, Any]) -> None:
-    session = _dict(msg.get("session"), "session")
-    audio = _dict(session.get("audio"), "session.audio")
-    for direction in ("input", "output"):
-        fmt = _dict(
-            _dict(audio.get(direction), f"session.audio.{direction}").get("format"), "format"
-        )
-        if fmt:
-            kind, rate = fmt.get("type"), fmt.get("rate", 24000)
-            if kind not in FORMATS or (kind == "audio/pcm" and rate != 24000):
-                raise _Invalid(
-                    "invalid_value",
-                    f"Unsupported audio format {fmt!r}: use audio/pcm (24 kHz), pcmu or pcma.",
-                    f"session.audio.{direction}.format",
-                )
-            s.conn.set_format(direction, kind)
-    turn = _dict(audio.get("input"), "session.audio.input").get(
-        "turn_detection", {"type": "server_vad"}
-    )
-    if turn is None or _dict(turn, "turn_detection").get("type") not in (
-        "server_vad",
-        "semantic_vad",
-        None,
-    ):
-        raise _Invalid(
-            "unsupported_turn_detection",
-            "Only server_vad/semantic_vad turn detection is supported (Parley's own turn-taking).",
-            "session.audio.input.turn_detection",
-        )
-    if "tools" in session:
-        raw = session.get("tools") or []
-        if not isinstance(raw, list):
-            raise _Invalid("invalid_value", "'session.tools' must be a list.", "session.tools")
-        try:
-            tools = normalise_tools(
-                [
-                    {k: v for k, v in t.items() if k != "type"} if isinstance(t, dict) else t
-                    for t in raw
-                ]
-            )
-        except ApiError as exc:
-            raise _Invalid("invalid_value", exc.message, "session.tools") from exc
-        # the engine reads the record's tools at each LLM round
-        s.conv.record = dataclasses.replace(s.conv.record, tools=tuple(tools))
-    instructions = session.get("instructions")
-    if (
-        isinstance(instructions, str)
-        and instructions.strip()
-        and instructions != s.conv.system_prompt
-    ):
-        await s.conv.update_prompt(instructions.strip())
-    voice = _dict(audio.get("output"), "session.audio.output").get("voice", session.get("voice"))
-    if isinstance(voice, str):
-        if s.ctx.voices.get(voice) is not None:
-            await s.conv.update_voice(voice)
-            s.openai_voice = None
-        else:  # an OpenAI voice name: Parley's default voice speaks
-            s.openai_voice = voice[:100]
-    s.conn.events.emit("session.updated", session=s.shape())
 
 
 async def _append(s: RealtimeSession, msg: dict[str, Any]) -> None:
     audio = msg.get("audio")
     if not isinstance(audio, str):
-        raise _Invalid("invalid_value", "'audio' must be base64 audio.", "audio")
+        raise Invalid("invalid_value", "'audio' must be base64 audio.", "audio")
     try:
         data = base64.b64decode(audio, validate=True)
         samples = s.conn.decode(data)
     except (binascii.Error, ValueError, CodecError) as exc:
-        raise _Invalid(
+        raise Invalid(
             "invalid_value", f"'audio' is not base64 audio in the session's format: {exc}", "audio"
         ) from exc
     s.conn.events.heard_ms += int(len(samples) * 1000 / ENGINE_RATE)
@@ -321,19 +239,19 @@ async def _clear(s: RealtimeSession, msg: dict[str, Any]) -> None:
 
 
 async def _commit(s: RealtimeSession, msg: dict[str, Any]) -> None:
-    raise _Invalid(
+    raise Invalid(
         "unsupported_event",
         "Manual commit is not supported: Parley's server VAD commits the user's turns.",
     )
 
 
 async def _item_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
-    item = _dict(msg.get("item"), "item")
+    item = as_dict(msg.get("item"), "item")
     kind = item.get("type")
     if kind == "function_call_output":
         call_id, output = item.get("call_id"), item.get("output")
         if not isinstance(call_id, str) or not isinstance(output, str):
-            raise _Invalid(
+            raise Invalid(
                 "invalid_value", "function_call_output needs string 'call_id' and 'output'.", "item"
             )
         s.conn.events.close()  # the response that asked for the call is over
@@ -342,7 +260,7 @@ async def _item_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
         except (json.JSONDecodeError, RecursionError):
             result = output
         if not s.conv.resolve_tool_result(call_id, result, None):
-            raise _Invalid(
+            raise Invalid(
                 "invalid_value", f"No function call {call_id!r} is waiting.", "item.call_id"
             )
         stored = _item(item, kind, call_id=call_id, output=output)
@@ -355,7 +273,7 @@ async def _item_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
         )
         text = " ".join(t.strip() for t in texts if isinstance(t, str) and t.strip())
         if not text or len(text) > MAX_TEXT:
-            raise _Invalid(
+            raise Invalid(
                 "invalid_value",
                 f"A user message needs input_text content (1-{MAX_TEXT} characters).",
                 "item.content",
@@ -364,7 +282,7 @@ async def _item_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
         content = [{"type": "input_text", "text": text}]
         stored = _item(item, "message", role="user", content=content)
     else:
-        raise _Invalid(
+        raise Invalid(
             "unsupported_event",
             "Supported items: user messages (input_text) and function_call_output.",
             "item.type",
@@ -381,7 +299,7 @@ def _item(item: dict[str, Any], kind: str, **fields: Any) -> dict[str, Any]:
 
 async def _response_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
     if s.conn.events.response is not None:
-        raise _Invalid(
+        raise Invalid(
             "conversation_already_has_active_response",
             f"The conversation has an active response: {s.conn.events.response.id}.",
         )
@@ -394,13 +312,13 @@ async def _response_create(s: RealtimeSession, msg: dict[str, Any]) -> None:
             s.conn.events.typed_turns = 0
         return
     if not s.conv.busy:  # after function_call_output the engine goes on by itself
-        raise _Invalid("unsupported_event", "response.create needs a new user message first.")
+        raise Invalid("unsupported_event", "response.create needs a new user message first.")
 
 
 async def _truncate(s: RealtimeSession, msg: dict[str, Any]) -> None:
     item_id, end = msg.get("item_id"), msg.get("audio_end_ms")
     if not isinstance(item_id, str) or not isinstance(end, int) or isinstance(end, bool) or end < 0:
-        raise _Invalid(
+        raise Invalid(
             "invalid_value", "truncate needs 'item_id' and a non-negative 'audio_end_ms'."
         )
     # Parley stores what was heard of a cut reply already: acknowledge
@@ -410,7 +328,7 @@ async def _truncate(s: RealtimeSession, msg: dict[str, Any]) -> None:
 
 
 HANDLERS = {
-    "session.update": _session_update,
+    "session.update": session_update,
     "input_audio_buffer.append": _append,
     "input_audio_buffer.clear": _clear,
     "input_audio_buffer.commit": _commit,
