@@ -39,3 +39,12 @@ async def test_deepgram_example(server: ServerThread, llm: LLMServer) -> None:
     assert any(line.startswith("AgentStartedSpeaking") for line in lines)
     seconds = float(lines[-1].removeprefix("audio: ").removesuffix(" s"))
     assert lines[-2].startswith("AgentAudioDone") and seconds > 1.0
+
+
+async def test_openai_realtime_example(server: ServerThread, llm: LLMServer) -> None:
+    llm.queue(Script(text("I can talk with you. Ask me anything.")))
+    lines = await run_example(server, "openai_realtime.py", "What can you do?")
+    assert lines[:2] == ["session.created", "session.updated"]
+    assert "response.created" in lines and lines[-3] == "response.done"
+    assert lines[-2] == "transcript: I can talk with you. Ask me anything."
+    assert float(lines[-1].removeprefix("audio: ").removesuffix(" s")) > 1.0
