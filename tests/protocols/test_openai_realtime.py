@@ -195,3 +195,29 @@ async def test_bad_input_gets_error_events(
         await rt.send({"type": "response.create"})
         done = await rt.wait_for("response.done")
         assert done["response"]["status"] == "completed"
+
+
+async def test_response_cancel(server: ServerThread, api_key: str, llm: LLMServer) -> None:
+    llm.responder = lambda req: Script(text(LONG_REPLY))
+    async with connect(server, api_key) as rt:
+        await rt.wait_for("session.created")
+        await rt.send({"type": "response.cancel"})
+        assert (await rt.wait_for("error"))["error"]["code"] == "response_cancel_not_active"
+        await rt.send(user_text("Tell me about Paris."))
+        await rt.send({"type": "response.create"})
+        await rt.wait_for("response.output_audio.delta")
+        await rt.send({"type": "response.create"})
+        busy = await rt.wait_for("error", count=2)
+        assert busy["error"]["code"] == "conversation_already_has_active_response"
+        await rt.send_silence(1.0)
+        await rt.send({"type": "response.cancel"})
+        done = await rt.wait_for("response.done")
+        assert done["response"]["status"] == "cancelled"
+        assert done["response"]["status_details"]["reason"] == "client_cancelled"
+        n_audio = len(rt.of_type("response.output_audio.delta"))
+        await rt.send_silence(1.0)
+        assert len(rt.of_type("response.output_audio.delta")) == n_audio  # it stopped
+        await rt.send(user_text("Thanks."))
+        await rt.send({"type": "response.create"})
+        assert (await rt.wait_for("response.done", count=2))["response"]["status"] == "completed"
+        one_done_per_created(rt)

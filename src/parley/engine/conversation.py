@@ -326,6 +326,18 @@ class Conversation:
         _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0))
         job.task = self._spawn(self.answerer.answer_typed(job, write), "reply")
 
+    def cancel_reply(self, why: str = "reply cancelled by the client") -> bool | None:
+        """Stop the reply in progress at the client's request (OpenAI Realtime's
+        `response.cancel`), keeping what was heard: None when no reply is under way, else
+        whether a (cut) assistant turn will be stored, i.e. anything of it was heard."""
+        phase = self.sm.phase
+        if not isinstance(phase, Replying):
+            return None
+        heard = phase.job.reply.heard_anything
+        self._cut(phase.job)
+        self._go(Listening(), why)
+        return heard
+
     async def inject_agent_message(self, text: str) -> None:
         """The assistant says `text` now, as its own turn; refused over the user or a reply."""
         if not isinstance(self.sm.phase, Listening):

@@ -327,7 +327,19 @@ async def _truncate(s: RealtimeSession, msg: dict[str, Any]) -> None:
     )
 
 
+async def _response_cancel(s: RealtimeSession, msg: dict[str, Any]) -> None:
+    events = s.conn.events
+    heard = s.conv.cancel_reply()
+    if heard is None and events.response is None:
+        raise Invalid("response_cancel_not_active", "There is no active response to cancel.")
+    if heard:  # the cut turn is stored and its TurnEnd closes the response
+        events.cancel_reason = "client_cancelled"
+    else:
+        events.close("cancelled", "client_cancelled")
+
+
 HANDLERS = {
+    "response.cancel": _response_cancel,
     "session.update": session_update,
     "input_audio_buffer.append": _append,
     "input_audio_buffer.clear": _clear,

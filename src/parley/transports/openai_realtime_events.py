@@ -52,6 +52,7 @@ class RealtimeEvents:
         self.user_item: str | None = None
         self._said = ""
         self.heard_ms = 0  # user audio received (audio_start_ms / audio_end_ms)
+        self.cancel_reason = "turn_detected"  # why the next cut reply was cut
 
     def event_id(self) -> str:
         return f"event_{next(self._ids):06d}"
@@ -178,7 +179,8 @@ class RealtimeEvents:
                 if self.response is not None and self.response.message is not None:
                     self.response.transcript = text  # what was heard
             case ev.TurnEnd(role="assistant", interrupted=cut):
-                self.close("cancelled" if cut else "completed", "turn_detected" if cut else None)
+                reason, self.cancel_reason = self.cancel_reason, "turn_detected"
+                self.close("cancelled" if cut else "completed", reason if cut else None)
             case ev.ToolCallEvent(call_id=cid, name=name, arguments=args):
                 self._tool_call(cid, name, args)
             case ev.ErrorEvent(code=code, message=message):
