@@ -23,7 +23,7 @@ from parley.engine.sessions import SessionManager
 from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import purge_forever
-from parley.transports import native
+from parley.transports import deepgram, native, openai_realtime
 from parley.webhooks.service import start_webhooks
 
 log = logging.getLogger("parley")
@@ -92,4 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         playground,
     ):
         app.include_router(module.router)
+    app.include_router(deepgram.router)  # Deepgram Voice Agent API
+    app.include_router(openai_realtime.router)  # OpenAI Realtime API
     return app

@@ -1,4 +1,4 @@
-"""Wire encodings of the audio stream: 16-bit PCM, G.711 mu-law and Opus.
+"""Wire encodings of the audio stream: 16-bit PCM, G.711 mu-law and A-law, and Opus.
 
 A stream's format is (encoding, sample_rate). Each binary WebSocket message holds
 audio in that format; a codec turns one message into int16 mono samples at the
@@ -12,6 +12,9 @@ decoder and encoder state between calls.
   sending some other encoding than it declared; failing loudly beats playing noise.
 - ``mulaw``: G.711 mu-law, one byte per sample, through lookup tables
   (bit-exact with the ITU reference and Python's old ``audioop``).
+- ``alaw``: G.711 A-law, one byte per sample, through lookup tables (bit-exact with
+  Sun's reference g711.c). Offered by the Deepgram Voice Agent transport; the native
+  stream's `ENCODINGS` do not list it.
 - ``opus``: one raw Opus packet per message (no Ogg/WebM container), mono,
   20 ms frames when encoding; any valid packet duration when decoding. Encoding
   buffers partial frames between calls; `flush` pads the last one with silence.
@@ -146,6 +149,50 @@ class MulawCodec:
         return []
 
 
+def _alaw_decode_table() -> np.ndarray:
+    """int16 value of each of the 256 A-law bytes (G.711, as in Sun's g711.c)."""
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    t = np.where(
+        seg == 0, t + 8, np.where(seg == 1, t + 0x108, (t + 0x108) << np.maximum(seg - 1, 0))
+    )
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+def _alaw_encode_table() -> np.ndarray:
+    """A-law byte for every int16 sample, indexed by the sample's uint16 bit pattern."""
+    pcm = np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32) >> 3  # 13-bit
+    mask = np.where(pcm >= 0, 0xD5, 0x55)
+    magnitude = np.where(pcm >= 0, pcm, -pcm - 1)
+    segment_ends = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
+    segment = np.searchsorted(segment_ends, magnitude, side="left")
+    shift = np.where(segment < 2, 1, segment)
+    code = np.where(segment >= 8, 0x7F, (segment << 4) | ((magnitude >> shift) & 0x0F))
+    return (code ^ mask).astype(np.uint8)
+
+
+_ALAW_TO_PCM = _alaw_decode_table()
+_PCM_TO_ALAW = _alaw_encode_table()
+
+
+class AlawCodec:
+    encoding = "alaw"
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = _check_rate(sample_rate)
+
+    def decode(self, message: bytes) -> np.ndarray:
+        return _ALAW_TO_PCM[np.frombuffer(message, dtype=np.uint8)]
+
+    def encode(self, samples: np.ndarray) -> list[bytes]:
+        samples = _check_samples(samples)
+        return [_PCM_TO_ALAW[samples.view(np.uint16)].tobytes()] if len(samples) else []
+
+    def flush(self) -> list[bytes]:
+        return []
+
+
 class OpusCodec:
     encoding = "opus"
 
@@ -206,9 +253,10 @@ class OpusCodec:
         return [bytes(packet) for packet in self._encoder.encode(av_frame)]
 
 
-_CODECS: dict[str, type[Pcm16Codec] | type[MulawCodec] | type[OpusCodec]] = {
+_CODECS: dict[str, type[Pcm16Codec] | type[MulawCodec] | type[AlawCodec] | type[OpusCodec]] = {
     "pcm16": Pcm16Codec,
     "mulaw": MulawCodec,
+    "alaw": AlawCodec,
     "opus": OpusCodec,
 }
 
@@ -216,7 +264,7 @@ _CODECS: dict[str, type[Pcm16Codec] | type[MulawCodec] | type[OpusCodec]] = {
 def make_codec(encoding: str, sample_rate: int) -> Codec:
     """The codec for a stream format; CodecError if the format is not supported."""
     if encoding not in _CODECS:
-        raise CodecError(f"unsupported encoding {encoding!r}; expected one of {list(ENCODINGS)}")
+        raise CodecError(f"unsupported encoding {encoding!r}; expected one of {list(_CODECS)}")
     return _CODECS[encoding](sample_rate)
 
 

@@ -51,7 +51,7 @@ from parley.engine.state import (
     UserSpeaking,
     replying,
 )
-from parley.engine.turns import ReplyJob, UserTurn, new_job
+from parley.engine.turns import ReplyJob, UserTurn, latency_breakdown, new_job
 from parley.engine.yielding import Yielder, YieldSettings
 from parley.providers.stt.base import STTStream
 from parley.store.conversations import ConversationStore
@@ -87,27 +87,18 @@ class Conversation(LiveParts):
         )
         self._last_partial = ""
 
-    @property
-    def state(self) -> State:
-        return self.sm.state
+    state = property(lambda self: self.sm.state, doc="The state (`sm.phase` has its data).")
 
-    @property
-    def system_prompt(self) -> str:
-        return self.persona.system_prompt
+    system_prompt = property(lambda self: self.persona.system_prompt)
 
-    @property
-    def turns(self) -> list[TurnRecord]:
-        return self.ledger.turns
+    turns = property(lambda self: self.ledger.turns, doc="Stored turns, in order.")
 
     @property
     def _job(self) -> ReplyJob | None:
         phase = self.sm.phase
         return phase.job if isinstance(phase, Preparing | Replying | Paused) else None
 
-    @property
-    def busy(self) -> bool:
-        """A reply is in progress."""
-        return (job := self._job) is not None and job.running
+    busy = property(lambda self: (job := self._job) is not None and job.running, doc="A reply.")
 
     async def idle(self) -> None:
         """Return once no reply is in progress."""
@@ -124,8 +115,7 @@ class Conversation(LiveParts):
         self.listener.set_threshold(max(0.01, vad_threshold))
 
     async def connected(self) -> None:
-        """The transport is ready for events (after its own `session_started`). On the
-        first connection an agent session's `initial_message` is spoken at once."""
+        """The transport is ready (after its hello): an agent's `initial_message` is said."""
         greeting = self.record.initial_message
         if greeting and not self.turns and isinstance(self.sm.phase, Listening):
             self._say(greeting, "greeting")
@@ -321,7 +311,8 @@ class Conversation(LiveParts):
             # the same instant as the stored `first_audio_sent_ms`
             sent = job.reply.timings.first_audio_sent or self._clock.now()
             latency = int((sent - job.origin_clock) * 1000)
-            await self.emit(ev.TurnStart(role="assistant", latency_ms=latency))
+            breakdown = latency_breakdown(job)["latency"]
+            await self.emit(ev.TurnStart("assistant", latency_ms=latency, breakdown=breakdown))
         if isinstance(self.sm.phase, Thinking):
             self._go(Speaking(job), "first reply audio" if first else "speaking again")
         await self.emit(ev.TranscriptEvent("assistant", text_so_far, False))
@@ -329,8 +320,8 @@ class Conversation(LiveParts):
     # --- typed input and live control -----------------------------------------------
 
     async def inject_user_message(self, text: str) -> None:
-        """A typed user turn: same path as speech from the LLM on. Refused while the
-        user's spoken turn is open (heard, or decided but not yet answered)."""
+        """A typed user turn (same path as speech from the LLM on); refused while the
+        user's spoken turn is open."""
         phase = self.sm.phase
         if isinstance(phase, UserSpeaking | Endpointing | Preparing | Paused):
             return await self._refuse("The user is speaking.")
@@ -344,6 +335,16 @@ class Conversation(LiveParts):
         await self.emit(ev.TurnStart(role="user"))
         _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0))
         job.task = self._spawn(self.answerer.answer_typed(job, write), "reply")
+
+    def cancel_reply(self, why: str = "reply cancelled by the client") -> bool | None:
+        """A client's cancel (`response.cancel`): cut the reply, keep what was heard. None:
+        no reply under way; else whether a (cut) assistant turn will be stored."""
+        if not isinstance(phase := self.sm.phase, Replying | Paused):
+            return None
+        heard = phase.job.reply.heard_anything
+        self.answerer.cut(phase.job)
+        self._go(Listening(), why)
+        return heard
 
     async def inject_agent_message(self, text: str) -> None:
         """The assistant says `text` now, as its own turn; refused over the user or a reply."""
@@ -367,8 +368,7 @@ class Conversation(LiveParts):
         await self.emit(event)
 
     def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
-        """A client's `tool_result`; False when no call with that id is waiting."""
-        return self.answerer.tool_calls.resolve(call_id, result, error)
+        return self.answerer.tool_calls.resolve(call_id, result, error)  # False: none waits
 
     # --- the end --------------------------------------------------------------------
 

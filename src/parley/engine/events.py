@@ -20,6 +20,9 @@ class SessionStarted:
 class TurnStart:
     role: str  # "user" | "assistant"
     latency_ms: int | None = None  # assistant: user speech end → first audio sent
+    # assistant: the turn's latency breakdown so far (`turns.latency_breakdown`), for
+    # protocols that report it as the reply starts (Deepgram's AgentStartedSpeaking)
+    breakdown: dict[str, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

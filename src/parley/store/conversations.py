@@ -84,11 +84,14 @@ class ConversationStore:
         initial_message: str | None = None,
         expires_at: datetime | None = None,
         settings: dict[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> ConversationRecord:
+        """A new conversation; `conversation_id` is one the caller announced already (a
+        transport whose hello names the session before its settings arrive)."""
         now = utcnow()
         prefix = ids.AGENT_SESSION if agent_id else ids.CONVERSATION
         row = Conversation(
-            id=ids.new_id(prefix),
+            id=conversation_id or ids.new_id(prefix),
             account_id=account_id,
             agent_id=agent_id,
             voice_id=voice_id,
