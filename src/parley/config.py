@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     tts_sample_rate: int = 24000  # of the server's response_format="pcm" audio
     piper_voices_dir: Path | None = None  # default: data_dir/models/piper
 
+    # Telephony (Twilio): README "Telephony (Twilio)"
+    twilio_auth_token: str | None = None  # verifies X-Twilio-Signature
+    twilio_account_sid: str | None = None  # for call control (REST API)
+    twilio_routes: str | None = None  # JSON: {"+15551234567": {"agent_id": "agt_…", …}}
+    twilio_verify_signature: bool = True  # off only for local tests (a loud warning)
+    twilio_api_base_url: str | None = None  # default https://api.twilio.com (tests: a double)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

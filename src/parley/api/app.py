@@ -13,7 +13,7 @@ from parley import __version__
 from parley.api.context import ServerContext
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit
-from parley.api.routes import agents, conversations, health, voices
+from parley.api.routes import agents, conversations, health, telephony, voices
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (conversations, agents, voices, health, native, playground):
         app.include_router(module.router)
+    telephony.install(app, settings)  # Twilio webhook and Media Streams socket
     return app

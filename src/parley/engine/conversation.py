@@ -103,6 +103,7 @@ class Conversation:
         self._last_partial = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False  # resources released (the conversation may live on elsewhere)
+        self._heard: tuple[ReplyJob, float] | None = None  # see `heard_until`
 
     # --- what it is doing -----------------------------------------------------------
 
@@ -288,7 +289,7 @@ class Conversation:
         """Stop a reply now and keep what was heard: the user took the floor (`tell`:
         the client is sent `interrupted`, to drop the audio it still holds) or the
         conversation is ending."""
-        played = job.reply.played_ms
+        played = self._played_ms(job)
         self._drop(job)
         if not job.reply.heard_anything:
             return
@@ -302,6 +303,20 @@ class Conversation:
             return self.answerer.turn(job, interrupted=True, played_ms=played)
 
         self.ledger.append(heard)
+
+    # --- a played position reported by the client ------------------------------------
+
+    def heard_until(self, played_ms: float) -> None:
+        """The client reports that the current reply has played `played_ms` into its
+        audio (e.g. Twilio echoing a mark): from now on a cut of this reply keeps the
+        words heard by the latest report, not the pacer's estimate. Moves no state."""
+        if (job := self._job) is not None:
+            self._heard = (job, max(0.0, min(played_ms, job.reply.sent_ms)))
+
+    def _played_ms(self, job: ReplyJob) -> float:
+        if self._heard is not None and self._heard[0] is job:
+            return self._heard[1]
+        return job.reply.played_ms
 
     # --- typed input and live control -----------------------------------------------
 

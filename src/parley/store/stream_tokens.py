@@ -51,3 +51,14 @@ class StreamTokenStore:
         if row.session_id != session_id or row.expires_at <= utcnow():
             return None
         return row.account_id
+
+    async def consume(self, token: str, session_id: str) -> str | None:
+        """`verify`, once: a valid token is deleted as it is used (single-use tokens)."""
+        account = await self.verify(token, session_id)
+        if account is None:
+            return None
+        async with self._sm.begin() as s:
+            gone = await s.execute(
+                delete(StreamToken).where(StreamToken.token_hash == hash_key(token))
+            )
+        return account if getattr(gone, "rowcount", 0) == 1 else None
