@@ -92,12 +92,15 @@ class TwilioMedia:
         self.codec = make_codec("mulaw", 8000)
         self.delay = playout_delay_s
         self.received: list[dict[str, Any]] = []  # every message from the server
+        self.arrivals: list[float] = []  # when each arrived
         self.heard: list[np.ndarray] = []  # audio the caller heard (8 kHz)
         self.echoed: list[tuple[float, str]] = []  # (time, mark name) echoed back
         self.clears: list[float] = []
         self.closed: tuple[int | None, str] | None = None
         self._buffer: list[tuple[str, Any]] = []  # ("audio", samples) | ("mark", name)
         self._seq = 0
+        self._speech = np.zeros(0, dtype=np.int16)  # queued for the microphone (8 kHz)
+        self._mic: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._filled = asyncio.Event()  # something came to play
         self._reader = asyncio.create_task(self._read())
@@ -131,6 +134,7 @@ class TwilioMedia:
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
         await self.send("start", start=start)
+        self._mic = asyncio.create_task(self._microphone())
 
     async def send(self, event: str, **body: Any) -> None:
         self._seq += 1
@@ -140,25 +144,35 @@ class TwilioMedia:
         await self.ws.send(json.dumps(msg))
 
     async def say(self, samples16k: np.ndarray) -> None:
-        """The caller speaks: 20 ms μ-law `media` messages in real time."""
-        samples = resample(samples16k, 16000, 8000)
-        t0 = time.monotonic()
-        for i, offset in enumerate(range(0, len(samples), 160)):
-            chunk = samples[offset : offset + 160]
-            chunk = np.pad(chunk, (0, 160 - len(chunk)))
-            payload = base64.b64encode(self.codec.encode(chunk)[0]).decode()
-            media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20)}
-            await self.send("media", media={**media, "payload": payload})
-            if (wait := t0 + (i + 1) * 0.02 - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
+        """The caller speaks (the line carries silence before and after, as a phone does)."""
+        self._speech = np.concatenate([self._speech, resample(samples16k, 16000, 8000)])
+        await self.wait(lambda: self._speech.size == 0, "speech sent", timeout=60)
 
     async def quiet(self, seconds: float) -> None:
         await self.say(np.zeros(int(seconds * 16000), dtype=np.int16))
+
+    async def _microphone(self) -> None:
+        """20 ms of μ-law `media` every 20 ms, in real time, from `start` to `stop`."""
+        t0, i = time.monotonic(), 0
+        while True:
+            chunk, self._speech = self._speech[:160], self._speech[160:]
+            if self._speech.size == 0:
+                self._changed.set()
+            chunk = np.pad(chunk, (0, 160 - len(chunk)))
+            payload = base64.b64encode(self.codec.encode(chunk)[0]).decode()
+            media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20)}
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.send("media", media={**media, "payload": payload})
+            i += 1
+            if (wait := t0 + i * 0.02 - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
 
     async def dtmf(self, digit: str) -> None:
         await self.send("dtmf", dtmf={"track": "inbound_track", "digit": digit})
 
     async def stop(self, call_sid: str = "CA" + "1" * 32) -> None:
+        if self._mic is not None:
+            self._mic.cancel()
         await self.send("stop", stop={"accountSid": ACCOUNT_SID, "callSid": call_sid})
 
     # --- the far end's playback -----------------------------------------------------
@@ -168,6 +182,7 @@ class TwilioMedia:
             async for text in self.ws:
                 msg = json.loads(text)
                 self.received.append(msg)
+                self.arrivals.append(time.monotonic())
                 assert msg.get("streamSid") == self.stream_sid, msg
                 if msg["event"] == "media":
                     audio = self.codec.decode(base64.b64decode(msg["media"]["payload"]))
@@ -227,6 +242,9 @@ class TwilioMedia:
     def of(self, event: str) -> list[dict[str, Any]]:
         return [m for m in self.received if m["event"] == event]
 
+    def first_arrival(self, event: str) -> float:
+        return next(t for t, m in zip(self.arrivals, self.received) if m["event"] == event)
+
     def reply_seconds(self) -> float:
         return sum(len(base64.b64decode(m["media"]["payload"])) for m in self.of("media")) / 8000
 
@@ -246,6 +264,8 @@ class TwilioMedia:
 
     async def close(self) -> None:
         self._player.cancel()
+        if self._mic is not None:
+            self._mic.cancel()
         with contextlib.suppress(Exception):
             await self.ws.close()
         with contextlib.suppress(Exception):
