@@ -26,6 +26,7 @@ def llm() -> Iterator[LLMServer]:
 @pytest.fixture(autouse=True)
 def _reset_llm(llm: LLMServer) -> Iterator[None]:
     llm.reset()
+    llm.requests.clear()
     yield
 
 
