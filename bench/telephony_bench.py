@@ -165,10 +165,14 @@ def utterance(text: str, voice: str, pause_ms: int | None) -> tuple[np.ndarray, 
 
 
 def report(bands: dict[str, Band]) -> None:
-    print("| band | WER | onset ms (mean, max) | missed | early decisions at pauses | end wait ms (mean) |")
+    print(
+        "| band | WER | onset ms (mean, max) | missed | early decisions at pauses "
+        "| end wait ms (mean) |"
+    )
     print("|---|---|---|---|---|---|")
     for name, b in bands.items():
-        onset = f"{statistics.mean(b.onsets_ms):.0f}, {max(b.onsets_ms):.0f}" if b.onsets_ms else "–"
+        onsets = b.onsets_ms or [0.0]
+        onset = f"{statistics.mean(onsets):.0f}, {max(onsets):.0f}"
         wait = f"{statistics.mean(b.end_waits_ms):.0f}" if b.end_waits_ms else "–"
         print(
             f"| {name} | {b.edits / max(1, b.words):.1%} ({b.edits}/{b.words}) | {onset} | "

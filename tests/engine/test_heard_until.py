@@ -34,9 +34,7 @@ async def test_a_cut_keeps_what_the_client_reported_heard(
         h.conv.heard_until(1800.0)
         h.conv.heard_until(2100.0)  # the latest report counts
         await h.conv.inject_user_message("Tell me about trains.")
-        await h.until(
-            lambda: len(h.sink.events(ev.TurnEnd, role="assistant")) == 2, max_seconds=10
-        )
+        await h.until(lambda: len(h.sink.events(ev.TurnEnd, role="assistant")) == 2, max_seconds=10)
         [interrupted] = h.sink.events(ev.Interrupted)
         assert interrupted.played_ms == 2100
         assert pacer_ms - interrupted.played_ms > 800  # the report, not the estimate

@@ -243,7 +243,9 @@ class TwilioMedia:
         return [m for m in self.received if m["event"] == event]
 
     def first_arrival(self, event: str) -> float:
-        return next(t for t, m in zip(self.arrivals, self.received) if m["event"] == event)
+        return next(
+            t for t, m in zip(self.arrivals, self.received, strict=True) if m["event"] == event
+        )
 
     def reply_seconds(self) -> float:
         return sum(len(base64.b64decode(m["media"]["payload"])) for m in self.of("media")) / 8000

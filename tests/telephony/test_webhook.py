@@ -3,12 +3,15 @@ session of the number's agent."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from tests.harness import ServerThread
+from parley.api.app import create_app
+from tests.harness import ServerThread, server_settings
 from tests.telephony.conftest import NUMBER, new_agent, route
 from tests.telephony.media_client import AUTH_TOKEN, call_form, place_call
 
@@ -110,3 +113,20 @@ def test_a_call_without_twilios_fields_is_a_400(server: ServerThread) -> None:
     r = httpx.post(url, data=form, headers={"X-Twilio-Signature": sig})
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "CallSid"
+
+
+def test_verification_off_lets_unsigned_calls_in_and_says_so_at_start_up(
+    server: ServerThread, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = server_settings("sqlite+aiosqlite:///:memory:", server.settings.data_dir)
+    settings.twilio_verify_signature = False
+    with caplog.at_level(logging.WARNING, logger="parley.telephony"):
+        create_app(settings)
+    assert "PARLEY_TWILIO_VERIFY_SIGNATURE is off" in caplog.text
+    route(server, agent_id=new_agent(client))
+    server.settings.twilio_verify_signature = False
+    try:
+        assert place_call(server.url, NUMBER, signature="").status == 200
+    finally:
+        server.settings.twilio_verify_signature = True
+    assert place_call(server.url, NUMBER, signature="").status == 403
