@@ -4,11 +4,15 @@ barge-in by marks, DTMF, hang-up, malformed messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from typing import Any
 
 import httpx
 import numpy as np
+import pytest
+import websockets
 
 from tests.doubles.llm_server import LLMServer, Script, text
 from tests.harness import ServerThread
@@ -203,3 +207,14 @@ async def test_a_stream_token_opens_one_stream_only(
         assert code == 1008
     finally:
         await bad.close()
+
+
+async def test_a_socket_that_never_starts_is_closed(server: ServerThread) -> None:
+    async with websockets.connect(f"{server.ws_url}/v1/telephony/twilio/stream") as ws:
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        for _ in range(25):
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.send("not json")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -15,8 +15,10 @@ caller hung up) ends the session; what was heard of a reply in flight is stored.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from typing import Any
@@ -43,6 +45,7 @@ CLOSE_POLICY = 1008
 MAX_MESSAGE = 64 * 1024  # a 20 ms media message is ~300 bytes of JSON
 DTMF_DIGITS = set("0123456789*#ABCD")
 START_TIMEOUT_S = 10.0
+MAX_BEFORE_START = 20
 
 
 class BadMessage(ValueError):
@@ -94,20 +97,27 @@ def _check_format(start: dict[str, Any]) -> str | None:
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, Any] | None:
-    """`connected`, then `start`: the `start` message (None: the socket went away)."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        try:
-            msg = parse(message.get("text") or "")
-        except BadMessage as exc:
-            log.warning("twilio stream: before start: %s; ignored", exc)
-            continue
-        if msg["event"] == "start":
-            return msg
-        if msg["event"] != "connected":
-            log.warning("twilio stream: %r before 'start'; ignored", msg["event"])
+    """`connected`, then `start`: the `start` message (None: the socket went away, or
+    sent no `start` within START_TIMEOUT_S or MAX_BEFORE_START messages)."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            for _ in range(MAX_BEFORE_START):
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return None
+                try:
+                    msg = parse(message.get("text") or "")
+                except BadMessage as exc:
+                    log.warning("twilio stream: before start: %s; ignored", exc)
+                    continue
+                if msg["event"] == "start":
+                    return msg
+                if msg["event"] != "connected":
+                    log.warning("twilio stream: %r before 'start'; ignored", msg["event"])
+    except TimeoutError:
+        pass
+    log.warning("twilio stream: no 'start'; closing")
+    return None
 
 
 async def _open(ctx: ServerContext, msg: dict[str, Any]) -> tuple[ConversationRecord, str] | str:
@@ -157,6 +167,8 @@ async def stream(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         return
     if start is None:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=CLOSE_POLICY, reason="no start message")
         return
     opened = await _open(ctx, start)
     if isinstance(opened, str):

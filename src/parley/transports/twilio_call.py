@@ -35,7 +35,8 @@ log = logging.getLogger("parley.telephony")
 
 RATE = 8000
 DRAIN_TIMEOUT_S = 10.0  # the far end's buffer: at most this long for the last marks
-DTMF_PAUSE_S = 1.5  # digits this close together are one keypad turn
+DTMF_PAUSE_S = 1.5
+MAX_DIGITS = 64  # in one keypad turn  # digits this close together are one keypad turn
 OPEN_TURN = (State.USER_SPEAKING, State.ENDPOINTING, State.PREPARING)
 TRANSFER_FAILED = "Sorry, I could not transfer your call."
 
@@ -132,6 +133,11 @@ class TwilioCall(Connection):
             self.conv.heard_until(float(ms))
 
     def on_dtmf(self, digit: str) -> None:
+        if len(self._digits) >= MAX_DIGITS:
+            log.warning(
+                "call %s: more than %d keypad digits in one turn", self.call_sid, MAX_DIGITS
+            )
+            return
         self._digits += digit
         if self._dtmf_task is not None:
             self._dtmf_task.cancel()
