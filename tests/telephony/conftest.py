@@ -54,14 +54,6 @@ def server(
         yield srv
 
 
-@pytest.fixture
-def client(server: ServerThread, api_key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-    ) as c:
-        yield c
-
-
 def new_agent(client: httpx.Client, prompt: str = "You answer the phone for Acme.") -> str:
     body = {"name": "Phone", "voice_id": "espeak-en-us-female", "system_prompt": prompt}
     r = client.post("/v1/agents/create", json=body)
