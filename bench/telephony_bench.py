@@ -131,6 +131,7 @@ async def measure(sentences: list[tuple[str, int | None]], voices: tuple[str, ..
                 audio, pause_at = utterance(text, voice, pause_ms)
                 for name, band_audio in (("16 kHz", audio), ("8 kHz μ-law", telephone(audio))):
                     result = await listener.run(band_audio, pause_at)
+                    print(f"{name} {voice}: {text!r} → {result['text']!r}", flush=True)
                     band = bands[name]
                     edits, words = wer(text.replace("|", " "), str(result["text"]))
                     band.edits += edits

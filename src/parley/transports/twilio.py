@@ -191,6 +191,12 @@ async def stream(websocket: WebSocket) -> None:
         return
     call.conv = conv
     log.info("call %s: stream %s on session %s", call_sid, stream_sid, rec.id)
+    if ctx.stt_name == "pocketsphinx":
+        log.warning(
+            "call %s: pocketsphinx recognises 8 kHz telephone speech poorly (README "
+            "'Telephony'); set PARLEY_STT=whisper or an OpenAI-compatible STT server",
+            call_sid,
+        )
     try:
         await conv.connected()
         why = await _receive_loop(websocket, call, conv)
