@@ -30,12 +30,8 @@ def test_quick_start_runs_as_pasted(
     script.write_text(snippet(marker))
     env = {**os.environ, "PARLEY_BASE_URL": server.url, "PARLEY_API_KEY": api_key}
     out = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, str(script)], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "user: What should I see first in Paris?" in out.stdout
