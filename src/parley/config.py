@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     stream_token_scopes: str = "audio,inject_user_message,tool_result,keep_alive"
     resume_token_ttl_s: int = 86400  # a session_started resume_token (bounded by expires_at)
 
+    # Telephony (Twilio): README "Telephony (Twilio)"
+    twilio_auth_token: str | None = None  # verifies X-Twilio-Signature
+    twilio_account_sid: str | None = None  # for call control (REST API)
+    twilio_routes: str | None = None  # JSON: {"+15551234567": {"agent_id": "agt_…", …}}
+    twilio_verify_signature: bool = True  # off only for local tests (a loud warning)
+    twilio_api_base_url: str | None = None  # default https://api.twilio.com (tests: a double)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -16,7 +16,16 @@ from parley.api.docs import install_docs
 from parley.api.errors import install_error_handlers
 from parley.api.limits import BodySizeLimit, GlobalRateLimit
 from parley.api.proxy import ForwardedHeaders
-from parley.api.routes import agents, conversations, diagnostics, health, keys, voices, webhooks
+from parley.api.routes import (
+    agents,
+    conversations,
+    diagnostics,
+    health,
+    keys,
+    telephony,
+    voices,
+    webhooks,
+)
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -94,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(deepgram.router)  # Deepgram Voice Agent API
     app.include_router(openai_realtime.router)  # OpenAI Realtime API
+    telephony.install(app, settings)  # Twilio webhook and Media Streams socket
     return app

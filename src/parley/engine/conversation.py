@@ -105,7 +105,7 @@ class Conversation(LiveParts):
         while (job := self._job) is not None and job.task is not None and not job.task.done():
             await asyncio.wait({job.task})  # its failure is not ours; our cancellation is
 
-    def _go(self, phase: Phase, why: str) -> bool:
+    def _go(self, phase: Phase, why: str) -> bool:  # the only mover of the state machine
         return self.sm.go(phase, why, self.ledger.next_id)
 
     # --- the transport side ---------------------------------------------------------
@@ -233,10 +233,6 @@ class Conversation(LiveParts):
         return segment
 
     # --- yielding the floor (yielding.py decides, this moves) -----------------------
-
-    @property
-    def phase(self) -> Phase:
-        return self.sm.phase
 
     def _on_voice_onset(self) -> None:
         phase = self.sm.phase
@@ -366,6 +362,10 @@ class Conversation(LiveParts):
         if (job := self._job) is not None:
             job.reply.voice_id = self.persona.voice_id
         await self.emit(event)
+
+    def heard_until(self, played_ms: float) -> None:  # the client's played position
+        if (job := self._job) is not None:
+            job.reply.heard_until(played_ms)
 
     def resolve_tool_result(self, call_id: str, result: Any, error: str | None) -> bool:
         return self.answerer.tool_calls.resolve(call_id, result, error)  # False: none waits

@@ -81,6 +81,7 @@ class Reply:
         self._audio_ms = 0.0  # reply audio produced so far (the pacer's timeline)
         self._starting: Spoken | None = None  # the sentence whose first chunk is next out
         self._paused = False  # held before its pacer exists
+        self._reported: float | None = None  # the played position the client reported
 
     @property
     def sample_rate(self) -> int | None:
@@ -88,8 +89,15 @@ class Reply:
 
     @property
     def played_ms(self) -> float:
-        """Audio the listener has heard by now."""
+        """Audio the listener has heard by now: as the client last reported it
+        (`heard_until`), else the pacer's estimate."""
+        if self._reported is not None:
+            return self._reported
         return 0.0 if self.pacer is None else self.pacer.played_ms
+
+    def heard_until(self, played_ms: float) -> None:
+        """The client says it has played this far (e.g. Twilio echoing a mark)."""
+        self._reported = max(0.0, min(played_ms, self.sent_ms))
 
     @property
     def sent_ms(self) -> float:

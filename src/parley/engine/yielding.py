@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from parley.clock import Clock
     from parley.engine.listener import Listener
-    from parley.engine.state import Paused, Phase
+    from parley.engine.state import Paused, StateMachine
 
 log = logging.getLogger("parley.engine")
 
@@ -96,8 +96,7 @@ class YieldHost(Protocol):
     id: str
     listener: Listener
 
-    @property
-    def phase(self) -> Phase: ...
+    sm: StateMachine
 
     def resume(self, paused: Paused, why: str) -> None: ...
 
@@ -120,7 +119,7 @@ class Yielder:
         """The pause in force, if it is still `paused` (same reply, same moment)."""
         from parley.engine.state import Paused
 
-        phase = self._host.phase
+        phase = self._host.sm.phase
         if isinstance(phase, Paused) and phase.job is paused.job and phase.since == paused.since:
             return phase
         return None

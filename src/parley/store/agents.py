@@ -69,6 +69,12 @@ class AgentStore:
                 return None
             return _record(row)
 
+    async def get_any(self, agent_id: str) -> AgentRecord | None:
+        """A live agent of any account (server configuration names it: telephony routes)."""
+        async with self._sm() as s:
+            row = await s.get(Agent, agent_id)
+            return None if row is None or row.status == "deleted" else _record(row)
+
     async def list(self, account_id: str, limit: int, offset: int) -> tuple[list[AgentRecord], int]:
         """A page of the account's agents, newest first, and the total count."""
         live = (Agent.account_id == account_id, Agent.status != "deleted")
