@@ -126,7 +126,10 @@ async def test_barge_in_clears_and_history_holds_what_the_marks_say_was_heard(
         m["mark"]["name"] for m in media.of("mark") if m["mark"]["name"].startswith(f"{reply}:")
     ]
     sent_ms = max(int(name.split(":")[1]) for name in sent)  # a mark names the audio before it
-    assert sent_ms - cut["duration_ms"] > 500  # far less than what was sent
+    # The reply is held at the caller's first voiced frame (two-step yield), so little was
+    # sent beyond what Twilio was playing; Twilio cannot hold playback, so until `clear`
+    # the caller hears what it holds, and the marks say so.
+    assert cut["duration_ms"] <= sent_ms
     assert LONG_REPLY.startswith(cut["text"]) and 0 < len(cut["text"]) < len(LONG_REPLY) // 2
     # the marks, not the pacer: the pacer counts the 600 ms in the network as heard
     assert cut["duration_ms"] < (media.clears[0] - media.first_arrival("media")) * 1000 - 300
