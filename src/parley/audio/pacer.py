@@ -102,10 +102,6 @@ class Pacer:
         """Audio sent but not yet heard: what a barge-in would cut off."""
         return self.sent_ms - self.played_ms
 
-    @property
-    def paused(self) -> bool:
-        return self._paused_at is not None
-
     def pause(self) -> None:
         """Hold the reply: no more audio goes out, and the listener's position stops."""
         if self._paused_at is None:

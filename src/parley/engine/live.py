@@ -26,9 +26,6 @@ class LiveParts:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False  # resources released (the conversation may live on elsewhere)
 
-    def observe(self, observer: Observer) -> None:
-        self._observers.append(observer)
-
     def _tell(self, fact: Transition | EndOfTurnDecided) -> None:
         for observer in self._observers:
             observer(fact)

@@ -84,10 +84,6 @@ class Reply:
         self._reported: float | None = None  # the played position the client reported
 
     @property
-    def sample_rate(self) -> int | None:
-        return None if self.pacer is None else self.pacer.sample_rate
-
-    @property
     def played_ms(self) -> float:
         """Audio the listener has heard by now: as the client last reported it
         (`heard_until`), else the pacer's estimate."""

@@ -207,9 +207,6 @@ class StateMachine:
     def state(self) -> State:
         return self.phase.state
 
-    def observe(self, observer: Callable[[Transition], None]) -> None:
-        self._observers.append(observer)
-
     def amend(self, new: Phase) -> None:
         """New data for the same state (a paused reply's speech, confirmed)."""
         if new.state is not self.phase.state:
