@@ -17,4 +17,7 @@ if [ -z "${PARLEY_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb
   PARLEY_TEST_POSTGRES_URL="$(./scripts/start-test-postgres.sh)"
   export PARLEY_TEST_POSTGRES_URL
 fi
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): most of the suite waits on sockets and real-time audio, so two
+# share 2 cores well; tests/conftest.py keeps each module on one worker and runs the
+# real-time ones one at a time. PARLEY_TEST_WORKERS=0 runs everything in this process.
+.venv/bin/python -m pytest -n "${PARLEY_TEST_WORKERS:-2}" --dist loadgroup "$@"

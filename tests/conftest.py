@@ -15,12 +15,41 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _group_for_workers(items)
     if POSTGRES_URL:
         return
     skip = pytest.mark.skip(reason="PARLEY_TEST_POSTGRES_URL not set (.ci/run sets it)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# Real-time audio whose timing is the point (latency bounds, paced playback, the yield):
+# under pytest-xdist these run one at a time (a test module can also say
+# `pytestmark = pytest.mark.realtime`).
+REALTIME_MODULES = {
+    "tests/stream/test_conversation.py",
+    "tests/stream/test_turn_taking.py",
+    "tests/stream/test_barge_in.py",
+    "tests/stt/test_pocketsphinx.py",
+    "tests/llm/test_embedded_conversation.py",
+    "tests/telephony/test_call.py",
+    "tests/playground/test_playground_browser.py",
+    "tests/test_bench.py",
+}
+
+
+def _group_for_workers(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs the suite): a
+    module's tests stay on one worker (they share its server), and the tests marked
+    `realtime` (real-time audio whose timing is the point) run one at a time, on one
+    worker, so that two of them never compete for the CPU."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        module = item.nodeid.split("::")[0]
+        realtime = item.get_closest_marker("realtime") or module in REALTIME_MODULES
+        item.add_marker(pytest.mark.xdist_group("realtime" if realtime else module))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

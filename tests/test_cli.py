@@ -41,9 +41,14 @@ def parley(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def serving(data_dir: Path, port: int, **extra: str) -> Iterator[subprocess.Popen[str]]:
+    """`parley serve` in a child process. These tests are about the CLI, keys and start-up,
+    not the models: the server gets the providers that load in a second (pocketsphinx,
+    espeak-ng, no LLM) unless `extra` says otherwise; tests/llm/test_llm_startup.py and
+    scripts/check-plain-install.sh start it on the embedded defaults."""
+    light = {"PARLEY_STT": "pocketsphinx", "PARLEY_TTS": "espeak", "PARLEY_LLM": "openai"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "parley", "serve", "--port", str(port)],
-        env=env_for(data_dir, **extra),
+        env=env_for(data_dir, **{**light, **extra}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -36,7 +36,8 @@ from parley.providers.llm.openai_chat import (
 from tests.doubles.fixtures import llm_server  # noqa: F401  (the fixture)
 from tests.doubles.llm_server import LLMServer, Script, delay, error, stall, text, tool_call
 
-TIMEOUT = 0.3  # first-token and stall timeouts: small, so failures are fast
+TIMEOUT = 1.0  # first-token and stall timeouts: small, so failures are fast (a first
+# request on a loaded 2-core machine can take over 0.3 s)
 USER = [ChatMessage("user", "hello there")]
 
 
