@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     history_retention_days: int = 30
     purge_interval_s: float = 3600.0
     agent_session_ttl_s: int = 3600
+    session_idle_timeout_s: float = 600.0  # a live session nobody talks in ends ("idle")
+    session_max_duration_s: float = 3600.0  # and any ends after this ("max_duration")
     stream_token_ttl_s: int = 300
     session_linger_s: float = 30.0  # a dropped session's conversation waits this long
     max_body_bytes: int = 1024 * 1024
@@ -47,6 +49,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
+    llm_first_token_timeout_s: float = 15.0  # a server's reply must start within this
     stt_base_url: str | None = None
     stt_api_key: str | None = None
     stt_model: str = "whisper-1"

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from parley.clock import VirtualClock
 from parley.engine.conversation import Conversation
 from parley.engine.endpointing import EndpointPolicy
+from parley.engine.limits import SessionLimits
 from parley.providers.llm.base import LLMProvider
 from parley.providers.stt.base import STTProvider
 from parley.providers.tts.base import TTSProvider
@@ -117,6 +119,8 @@ class Harness:
         system_prompt: str = "You are a helpful assistant.",
         turn_model: TurnModel | None = None,
         settings: dict[str, Any] | None = None,
+        limits: SessionLimits | None = None,
+        expires_at: datetime | None = None,
     ) -> Harness:
         """`turn_model`: instead of the real Smart Turn (e.g. a `fakes.FixedTurnModel`)."""
         clock = VirtualClock()
@@ -134,6 +138,7 @@ class Harness:
             tracker=tracker,
             stt_barrier=providers.stt_barrier,
             strict_states=True,
+            limits=limits or SessionLimits(),
         )
         store = TrackedStore(providers.store, tracker)
         account = await providers.store.keys.create_account("engine-tests")
@@ -146,6 +151,7 @@ class Harness:
             context_window=20,
             max_turns=max_turns,
             settings=settings,
+            expires_at=expires_at,
         )
         stream = TrackedSTTStream(await providers.stt.open("en"), tracker)
         sink = RecordingSink(clock, store, tracker)

@@ -25,7 +25,11 @@ def _reset_llm(llm: LLMServer) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    with llm_backed_server(llm.base_url, tmp_path_factory.mktemp("stream")) as srv:
+    # A stalled LLM fails its turn after 4 s here (PARLEY_LLM_FIRST_TOKEN_TIMEOUT_S; 15 s
+    # by default): the double answers at once otherwise.
+    with llm_backed_server(
+        llm.base_url, tmp_path_factory.mktemp("stream"), llm_first_token_timeout_s=4.0
+    ) as srv:
         yield srv
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.doubles.llm_server import LLMServer, Script, error, stall, text
 from tests.harness import ServerThread
+from tests.speech import silence
 from tests.stream.conftest import new_conversation
 from tests.stream_client import StreamClient
 
@@ -160,8 +162,11 @@ async def test_llm_failures_become_error_events(
     try:
         await stream.wait_for("session_started")
         await stream.send_json({"type": "inject_user_message", "text": "Hello?"})
+        asked = time.monotonic()
         err = await stream.wait_for("error", timeout=40)
         assert err["code"] == code
+        if code == "llm_timeout":  # the server's setting (4 s), not the default 15 s
+            assert 4.0 <= time.monotonic() - asked < 14.0
         # the session is still usable
         await stream.send_json({"type": "inject_user_message", "text": "Hello again?"})
         await stream.wait_for("turn_end", role="assistant", timeout=30)
@@ -285,3 +290,26 @@ async def test_without_an_llm_the_stream_says_what_to_set(
             assert "PARLEY_LLM_BASE_URL" in err["message"]
         finally:
             await stream.close()
+
+
+async def test_a_session_nobody_talks_in_ends_idle(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    """`settings.idle_timeout_s`: silence (or nothing at all) for that long ends the session
+    with reason "idle"; the socket closes normally and the history is kept."""
+    sid = new_conversation(client, settings={"idle_timeout_s": 5})
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    await stream.wait_for("session_started")
+    await stream.send_json({"type": "inject_user_message", "text": "Hello there."})
+    await stream.wait_for("turn_end", role="assistant", timeout=30)
+    answered = time.monotonic()
+    await stream.send_audio(silence(2.0))  # silence is not activity
+    ended = await stream.wait_for("session_ended", timeout=15)
+    assert ended["reason"] == "idle" and time.monotonic() - answered >= 4.5
+    code, reason = await stream.wait_closed()
+    assert code == 1000 and "idle" in (reason or "")
+    body = client.get(f"/v1/conversations/{sid}").json()
+    assert body["status"] == "ended" and [t["role"] for t in body["history"]] == [
+        "user",
+        "assistant",
+    ]

@@ -30,6 +30,20 @@ class SessionSettings(_Request):
     pause_limit_ms: int = Field(
         1500, ge=300, le=2000, description="A paused reply is resumed or cut by then."
     )
+    idle_timeout_s: int | None = Field(
+        None,
+        ge=5,
+        le=86_400,
+        description="End the session after this long with nobody speaking; null = the "
+        "server's (PARLEY_SESSION_IDLE_TIMEOUT_S), which it cannot exceed.",
+    )
+    max_duration_s: int | None = Field(
+        None,
+        ge=5,
+        le=604_800,
+        description="End the session this long after it started; null = the server's "
+        "(PARLEY_SESSION_MAX_DURATION_S), which it cannot exceed.",
+    )
 
 
 class ConversationCreate(_Request):

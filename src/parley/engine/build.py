@@ -7,6 +7,7 @@ import logging
 
 from parley.clock import Clock, RealClock
 from parley.config import Settings
+from parley.engine.limits import SessionLimits
 from parley.engine.runtime import Runtime
 from parley.engine.tools import WebhookClient, WebhookLimits
 from parley.net.outbound import OutboundPolicy
@@ -70,6 +71,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         voices=voices,
         llm=llm,
         clock=clock or RealClock(),
+        limits=SessionLimits(settings.session_idle_timeout_s, settings.session_max_duration_s),
         webhook_client=functools.partial(
             WebhookClient,
             OutboundPolicy.from_settings(settings),

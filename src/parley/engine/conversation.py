@@ -30,6 +30,7 @@ from parley.engine.answering import (
     UserTurnCommitted,
 )
 from parley.engine.ledger import NewTurn, TurnLedger
+from parley.engine.limits import Watchdog
 from parley.engine.listener import Listener, SpeechPaused, SpeechStarted, VoiceOnset
 from parley.engine.live import LiveParts, Observer
 from parley.engine.persona import Persona
@@ -86,6 +87,9 @@ class Conversation(LiveParts):
             self, self._clock, record.language, YieldSettings.from_settings(record.settings)
         )
         self._last_partial = ""
+        self.watchdog = Watchdog.of(self, runtime, record)  # idle, duration, expiry
+        self._observers.append(self.watchdog.observe)
+        self.spawn(self.watchdog.run(), "limits")  # idle, duration, expiry: limits.py
 
     state = property(lambda self: self.sm.state, doc="The state (`sm.phase` has its data).")
 
@@ -392,7 +396,7 @@ class Conversation(LiveParts):
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored
         self._go(Ended(reason), reason)
-        await self._store.end(self.id, reason=reason)
+        await self._store.end(self.id, "expired" if reason == "expired" else "ended", reason)
         await self.emit(ev.SessionEnded(reason))
         await self.close()
 

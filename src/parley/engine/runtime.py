@@ -18,6 +18,7 @@ import numpy as np
 
 from parley.clock import Clock, RealClock
 from parley.engine.endpointing import EndpointPolicy
+from parley.engine.limits import SessionLimits
 from parley.engine.tools import WebhookClient
 from parley.providers.llm.base import LLMProvider
 from parley.providers.stt.base import STTProvider
@@ -39,6 +40,7 @@ class Runtime:
     llm: LLMProvider
     clock: Clock = field(default_factory=RealClock)
     policy: EndpointPolicy = field(default_factory=EndpointPolicy)
+    limits: SessionLimits = field(default_factory=SessionLimits)  # idle, duration
     lead_ms: int = 200
     # Barge-in needs speech sustained this long (shorter than a turn start: the reply
     # must stop quickly; Silero, not duration, is what rejects noise and coughs).

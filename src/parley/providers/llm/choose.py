@@ -84,7 +84,10 @@ def build_llm(settings: Settings) -> tuple[LLMProvider, LLMChoice]:
     choice = choose_llm(settings)
     if choice.kind == "openai":
         return llm_from_settings(
-            settings.llm_base_url, settings.llm_model, settings.llm_api_key
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.llm_first_token_timeout_s,
         ), choice
     if choice.kind == "none":
         if settings.llm_base_url is None and settings.llm.strip().lower() == "auto":

@@ -76,11 +76,16 @@ class UnconfiguredLLM:
         return None
 
 
-def llm_from_settings(base_url: str | None, model: str | None, api_key: str | None) -> LLMProvider:
+def llm_from_settings(
+    base_url: str | None,
+    model: str | None,
+    api_key: str | None,
+    first_token_timeout_s: float = 15.0,
+) -> LLMProvider:
     """The configured LLM, or an `UnconfiguredLLM` when no base URL is set."""
     if not base_url:
         return UnconfiguredLLM()
-    return OpenAIChatLLM(base_url, model, api_key)
+    return OpenAIChatLLM(base_url, model, api_key, first_token_timeout_s=first_token_timeout_s)
 
 
 class OpenAIChatLLM:

@@ -1,0 +1,117 @@
+"""How long a session may last (`engine/limits.py`), on virtual time and fake providers:
+idle, maximum duration and expiry each end it with their reason, and nothing said is lost."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+
+from parley.engine import events as ev
+from parley.engine.endpointing import EndpointPolicy
+from parley.engine.limits import SessionLimits
+from parley.timeutil import utcnow
+from tests.doubles.llm_server import LLMServer, Script, text
+from tests.engine.fakes import FakeSTT, FakeVAD, FixedTurnModel, voice
+from tests.engine.harness import Harness, Providers
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+POLICY = EndpointPolicy(fast_ms=300, normal_ms=1200, slow_ms=3000)
+LONG = "One two three four. Five six seven eight. Nine ten eleven twelve. The end."
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def fake(providers: Providers) -> AsyncIterator[Providers]:
+    async def no_barrier() -> None:
+        return None
+
+    yield dataclasses.replace(
+        providers,
+        vad=FakeVAD(),
+        stt=FakeSTT(),
+        stt_barrier=no_barrier,  # type: ignore[arg-type]
+    )
+
+
+async def ask(h: Harness, words: str) -> None:
+    assert isinstance(h.providers.stt, FakeSTT)
+    h.providers.stt.say(words)
+    await h.silence(0.2)
+    await h.feed(voice(0.8))
+
+
+def ended(h: Harness) -> list[ev.Event]:
+    return h.sink.events(ev.SessionEnded)
+
+
+async def test_idle_counts_from_the_end_of_the_last_reply(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """The session's 5 s (under the server's 600 s): a reply longer than that is not
+    idleness; silence after it is."""
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(
+        fake, policy=POLICY, turn_model=FixedTurnModel(0.95), settings={"idle_timeout_s": 5}
+    )
+    try:
+        await h.silence(3.0)
+        await ask(h, "count for me please")  # spoken 3.2 s in: not idle yet
+        await h.until(lambda: bool(h.sink.events(ev.TurnEnd, role="assistant")), max_seconds=30)
+        reply_over = h.clock.now()
+        assert ended(h) == []
+        at = await h.until(lambda: bool(ended(h)), max_seconds=10)
+        assert ended(h) == [ev.SessionEnded("idle")]
+        assert 5.0 <= at - reply_over <= 5.0 + 0.1
+        turns = await h.stored()
+        assert [t.role for t in turns] == ["user", "assistant"] and turns[1].text == LONG
+        assert h.log.went("ended", "idle")
+    finally:
+        await h.close()
+
+
+async def test_a_session_cannot_outlast_the_server_limit(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """Its own 100 s is over the server's 6 s: 6 s it is, cutting the reply, whose heard
+    words are kept."""
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(
+        fake,
+        policy=POLICY,
+        turn_model=FixedTurnModel(0.95),
+        settings={"max_duration_s": 100},
+        limits=SessionLimits(idle_timeout_s=600, max_duration_s=6),
+    )
+    try:
+        await ask(h, "count for me please")
+        at = await h.until(lambda: bool(ended(h)), max_seconds=10)
+        assert ended(h) == [ev.SessionEnded("max_duration")]
+        assert 6.0 <= at <= 6.1
+        turns = await h.stored()
+        assert [t.role for t in turns] == ["user", "assistant"]
+        assert turns[1].interrupted and 0 < len(turns[1].text) < len(LONG)
+        record = await h.store.get(h.conv.id)
+        assert record is not None and record.status == "ended"
+    finally:
+        await h.close()
+
+
+async def test_expiry_ends_an_open_session(fake: Providers, llm_server: LLMServer) -> None:
+    h = await Harness.start(
+        fake,
+        policy=POLICY,
+        turn_model=FixedTurnModel(0.95),
+        expires_at=utcnow() + timedelta(seconds=2),
+    )
+    try:
+        at = await h.until(lambda: bool(ended(h)), max_seconds=5)
+        assert ended(h) == [ev.SessionEnded("expired")]
+        assert 1.5 <= at <= 2.1  # (wall time went on while the session was made)
+        record = await h.store.get(h.conv.id)
+        assert record is not None and record.status == "expired"
+    finally:
+        await h.close()
