@@ -31,7 +31,7 @@ from parley.engine.answering import (
 )
 from parley.engine.ledger import NewTurn, TurnLedger
 from parley.engine.limits import Watchdog
-from parley.engine.listener import Listener, SpeechPaused, SpeechStarted, VoiceOnset
+from parley.engine.listener import AudioDropped, Listener, SpeechPaused, SpeechStarted, VoiceOnset
 from parley.engine.live import LiveParts, Observer
 from parley.engine.persona import Persona
 from parley.engine.runtime import Runtime
@@ -151,6 +151,8 @@ class Conversation(LiveParts):
                 self._on_speech_pause(event)
             elif isinstance(event, VoiceOnset):
                 self._on_voice_onset()
+            elif isinstance(event, AudioDropped):
+                self.spawn(self.emit(ev.audio_too_fast(event.seconds)), "audio_too_fast")
             elif isinstance(phase := self.sm.phase, Paused) and phase.user is None:
                 self._yielder.voice_gone(phase)
 

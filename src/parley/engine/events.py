@@ -68,6 +68,14 @@ class ErrorEvent:
     message: str
 
 
+def audio_too_fast(dropped_s: float) -> ErrorEvent:
+    return ErrorEvent(
+        "audio_too_fast",
+        f"Audio is arriving faster than real time: {dropped_s:.1f} s of it was dropped "
+        "unheard so far. Send audio as it is captured.",
+    )
+
+
 @dataclass(frozen=True)
 class ToolCallEvent:
     call_id: str

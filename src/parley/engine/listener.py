@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from parley.audio.budget import AudioBudget
 from parley.audio.frames import FrameBuffer
 from parley.providers.stt.base import STTError, STTStream
 from parley.providers.vad.detector import END_THRESHOLD_OFFSET, SpeechDetector, VADEvent
@@ -65,7 +66,15 @@ class VoiceGone:
     at_ms: int
 
 
-ListenEvent = SpeechStarted | SpeechPaused | VoiceOnset | VoiceGone
+@dataclass(frozen=True)
+class AudioDropped:
+    """Audio came faster than the budget allows (`audio/budget.py`) and was not heard;
+    `seconds` refused so far. Reported at most once per `report_every_s`."""
+
+    seconds: float
+
+
+ListenEvent = SpeechStarted | SpeechPaused | VoiceOnset | VoiceGone | AudioDropped
 
 
 class Capture(enum.Enum):
@@ -88,9 +97,16 @@ class Listener:
         detector = SpeechDetector(
             threshold=max(0.01, vad_threshold), start_ms=rt.vad_start_ms, stop_ms=rt.vad_stop_ms
         )
-        return cls(rt.vad.stream(), detector, stt)
+        return cls(rt.vad.stream(), detector, stt, rt.audio_budget())
 
-    def __init__(self, vad: VADStream, detector: SpeechDetector, stt: STTStream) -> None:
+    def __init__(
+        self,
+        vad: VADStream,
+        detector: SpeechDetector,
+        stt: STTStream,
+        budget: AudioBudget | None = None,
+    ) -> None:
+        self._budget = budget or AudioBudget()
         self._vad = vad
         self._detector = detector
         self.stt = stt
@@ -138,8 +154,12 @@ class Listener:
     def feed(self, samples: np.ndarray, now: float = 0.0) -> list[ListenEvent]:
         """Take any amount of 16 kHz int16 audio (arrived at clock time `now`); returns
         the events it caused, in order."""
-        self._frames.push(samples)
         events: list[ListenEvent] = []
+        if not self._budget.take(samples.size / SAMPLE_RATE, now):
+            if self._budget.report_due(now):
+                events.append(AudioDropped(self._budget.dropped_s))
+            return events
+        self._frames.push(samples)
         while (frame := self._frames.pop()) is not None:
             self.stream_ms += FRAME_MS
             was_candidate = self._detector.candidate

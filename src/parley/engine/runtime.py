@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 
+from parley.audio.budget import AudioBudget
 from parley.clock import Clock, RealClock
 from parley.engine.endpointing import EndpointPolicy
 from parley.engine.limits import SessionLimits
@@ -41,6 +42,9 @@ class Runtime:
     clock: Clock = field(default_factory=RealClock)
     policy: EndpointPolicy = field(default_factory=EndpointPolicy)
     limits: SessionLimits = field(default_factory=SessionLimits)  # idle, duration
+    # How fast a client may send audio (audio/budget.py): times real time, and a backlog.
+    audio_max_speed: float = 1.5
+    audio_burst_s: float = 10.0
     lead_ms: int = 200
     # Barge-in needs speech sustained this long (shorter than a turn start: the reply
     # must stop quickly; Silero, not duration, is what rejects noise and coughs).
@@ -59,6 +63,10 @@ class Runtime:
         if self._http is None:
             self._http = self.webhook_client()
         return self._http
+
+    def audio_budget(self) -> AudioBudget:
+        """A new conversation's allowance of incoming audio."""
+        return AudioBudget(self.audio_max_speed, self.audio_burst_s)
 
     def tts_for(self, voice_id: str) -> TTSProvider:
         voice = self.voices.get(voice_id)
