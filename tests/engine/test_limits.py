@@ -115,3 +115,26 @@ async def test_expiry_ends_an_open_session(fake: Providers, llm_server: LLMServe
         assert record is not None and record.status == "expired"
     finally:
         await h.close()
+
+
+async def test_suspending_keeps_what_was_heard_and_the_session_live(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """The server shutting down (`SessionManager.close`): the reply in flight is cut and
+    stored with what was heard; the session is not ended (no `session_ended`, still
+    active), so the client reconnects to it on the next server."""
+    llm_server.queue(Script(text(LONG)))
+    h = await Harness.start(fake, policy=POLICY, turn_model=FixedTurnModel(0.95))
+    try:
+        await ask(h, "count for me please")
+        await h.until(lambda: bool(h.sink.events(ev.TurnStart, role="assistant")), max_seconds=5)
+        await h.silence(1.5)
+        await h.conv.suspend("server shutting down")
+        assert ended(h) == []
+        turns = await h.stored()
+        assert [t.role for t in turns] == ["user", "assistant"]
+        assert turns[1].interrupted and 0 < len(turns[1].text) < len(LONG)
+        record = await h.store.get(h.conv.id)
+        assert record is not None and record.status in ("ready", "active")  # not ended
+    finally:
+        await h.close()

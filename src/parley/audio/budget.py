@@ -4,9 +4,9 @@ Decoding and voice detection run on the event loop, frame by frame (≈0.1 ms ea
 client that sends an hour of audio in a second would hold the loop, and every other
 session, for as long as that takes. The bucket refills at `speed` seconds of audio per
 second of clock time (1.5: real time, with room for jitter) and holds at most `burst_s`
-(10 s: a client catching up after a network stall). Audio beyond it is dropped (after the wire
-codec, before voice detection and recognition), and the client is told (`error` `audio_too_fast`, at most once per
-`report_every_s`)::
+(10 s: a client catching up after a network stall). Audio beyond it is dropped (after
+the wire codec, before voice detection and recognition), and the client is told (`error`
+`audio_too_fast`, at most once per `report_every_s`)::
 
     allowed ─────────── 1.5 s of audio per s ──────────▶
     burst   ████████████ 10 s ───────────────────────── a reconnecting client's backlog

@@ -380,9 +380,22 @@ class Conversation(LiveParts):
 
     async def end(self, reason: str) -> None:
         """End the conversation: stop any reply, store what was heard, tell the client."""
+        if await self._wind_down(reason):
+            await self._store.end(self.id, "expired" if reason == "expired" else "ended", reason)
+            await self.emit(ev.SessionEnded(reason))
+            await self.close()
+
+    async def suspend(self, why: str) -> None:
+        """The server is going away, the session is not: as `end`, but it stays live in
+        the store (a client reconnects to it on the next server)."""
+        if await self._wind_down(why):
+            await self.close()
+
+    async def _wind_down(self, reason: str) -> bool:
+        """Stop any reply and store what was heard; False if it was over already."""
         phase = self.sm.phase
         if isinstance(phase, Ended):
-            return
+            return False
         job = self._job  # (none when the reply itself ends it: max_turns, after it was over)
         if isinstance(phase, Endpointing):
             phase.decision.cancel()
@@ -397,10 +410,7 @@ class Conversation(LiveParts):
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored
-        self._go(Ended(reason), reason)
-        await self._store.end(self.id, "expired" if reason == "expired" else "ended", reason)
-        await self.emit(ev.SessionEnded(reason))
-        await self.close()
+        return self._go(Ended(reason), reason)
 
     async def _release(self) -> None:
         await self.listener.stt.close()

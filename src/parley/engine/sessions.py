@@ -33,6 +33,7 @@ class SessionManager:
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._opening: dict[str, tuple[asyncio.Lock, int]] = {}
         self.linger_s = linger_s
+        self.drain_s = 10.0  # at shutdown, storing a session's turn in flight takes at most
         self.heap = heap.HeapKeeper()
         self._heap_task: asyncio.Task[None] | None = None
 
@@ -118,9 +119,16 @@ class SessionManager:
             self._heap_task.cancel()
         for task in self._reapers.values():
             task.cancel()
-        for conv in list(self._live.values()):
+        # Shutting down (SIGTERM; uvicorn has closed the sockets with 1012): each reply in
+        # flight is cut where it is and stored with what was heard, a spoken turn being
+        # answered is stored, and the sessions stay live for the next server.
+        async def suspend(conv: Conversation) -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conv.suspend("server shutting down"), self.drain_s)
             with contextlib.suppress(Exception):
                 await conv.close()
+
+        await asyncio.gather(*(suspend(conv) for conv in self._live.values()))
         self._live.clear()
 
     def __len__(self) -> int:
