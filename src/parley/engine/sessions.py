@@ -119,6 +119,7 @@ class SessionManager:
             self._heap_task.cancel()
         for task in self._reapers.values():
             task.cancel()
+
         # Shutting down (SIGTERM; uvicorn has closed the sockets with 1012): each reply in
         # flight is cut where it is and stored with what was heard, a spoken turn being
         # answered is stored, and the sessions stay live for the next server.
