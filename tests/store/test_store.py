@@ -106,3 +106,42 @@ async def test_purge_removes_only_old_ended_history(store: Store) -> None:
     assert await store.conversations.turns(old) == []
     assert (await store.conversations.get(recent)) is not None
     assert (await store.conversations.get(live)) is not None
+
+
+async def test_sessions_abandoned_live_are_ended_and_their_history_kept(store: Store) -> None:
+    """A session left `active` by a server that died (kill -9, a lost machine), one never
+    connected to, and an agent session past its `expires_at` are ended by the periodic
+    job; a session started recently is left alone. History is kept."""
+    from sqlalchemy import update
+
+    from parley.store.purge import Abandoned, close_abandoned
+    from parley.store.tables import Conversation
+
+    account, _ = await store.keys.create_account_with_key()
+    crashed, unstarted, expired, running = [
+        await new_conversation(store, account) for _ in range(4)
+    ]
+    hours_ago = utcnow() - timedelta(hours=3)
+    async with store.engine.begin() as conn:
+        for cid, values in (
+            (crashed, {"status": "active", "started_at": hours_ago}),
+            (unstarted, {"created_at": utcnow() - timedelta(days=2)}),
+            (expired, {"status": "active", "started_at": utcnow(), "expires_at": hours_ago}),
+            (running, {"status": "active", "started_at": utcnow() - timedelta(minutes=30)}),
+        ):
+            await conn.execute(update(Conversation).where(Conversation.id == cid).values(**values))
+    await store.conversations.append_turn(
+        crashed, role="user", text="Hello?", timestamp=utcnow(), duration_ms=1
+    )
+    assert await close_abandoned(store, Abandoned(max_duration_s=3600)) == 3
+    got = {
+        cid: await store.conversations.get(cid) for cid in (crashed, unstarted, expired, running)
+    }
+    assert {cid: r.status for cid, r in got.items() if r} == {
+        crashed: "ended",
+        unstarted: "ended",
+        expired: "expired",
+        running: "active",
+    }
+    assert [t.text for t in await store.conversations.turns(crashed)] == ["Hello?"]
+    assert await close_abandoned(store, Abandoned(max_duration_s=3600)) == 0

@@ -31,7 +31,7 @@ from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
 from parley.playground import router as playground
 from parley.store import Store
-from parley.store.purge import purge_forever
+from parley.store.purge import Abandoned, purge_forever
 from parley.transports import deepgram, native, openai_realtime
 from parley.webhooks.service import start_webhooks
 
@@ -59,7 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ctx = ctx
         deliveries = await start_webhooks(store, settings)
         purge = asyncio.create_task(
-            purge_forever(store, settings.history_retention_days, settings.purge_interval_s)
+            purge_forever(
+                store,
+                settings.history_retention_days,
+                settings.purge_interval_s,
+                Abandoned(settings.session_max_duration_s, settings.session_unstarted_s),
+            )
         )
         try:
             yield

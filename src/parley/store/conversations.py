@@ -246,6 +246,25 @@ class ConversationStore:
             )
             return list((await s.execute(q)).scalars().all())
 
+    async def close_abandoned(self, started_before: datetime, created_before: datetime) -> int:
+        """End the sessions left live in the store that nothing can be running any more:
+        started before `started_before` (past any server's maximum duration), never
+        connected and created before `created_before`, or past their `expires_at`."""
+        now = utcnow()
+        async with self._sm.begin() as s:
+            q = select(Conversation.id, Conversation.expires_at).where(
+                Conversation.status.in_(LIVE_STATUSES),
+                (Conversation.started_at < started_before)
+                | (Conversation.started_at.is_(None) & (Conversation.created_at < created_before))
+                | (Conversation.expires_at < now),
+            )
+            stale = list((await s.execute(q)).all())
+        for conversation_id, expires_at in stale:
+            expired = expires_at is not None and expires_at <= now
+            status = "expired" if expired else "ended"
+            await self.end(conversation_id, status, status if expired else "abandoned")
+        return len(stale)
+
     async def purge_ended_before(self, cutoff: datetime) -> int:
         """Delete conversations that ended before `cutoff`, with their turns."""
         async with self._sm.begin() as s:
