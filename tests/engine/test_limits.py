@@ -138,3 +138,23 @@ async def test_suspending_keeps_what_was_heard_and_the_session_live(
         assert record is not None and record.status in ("ready", "active")  # not ended
     finally:
         await h.close()
+
+
+async def test_a_burst_of_typed_turns_cannot_pass_max_turns(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """Each message cuts the reply before it and starts another: without a check at each
+    message, a burst would store (and send to the LLM) past `max_turns`."""
+    llm_server.queue(*[Script(text(LONG)) for _ in range(10)])
+    h = await Harness.start(fake, policy=POLICY, turn_model=FixedTurnModel(0.95), max_turns=4)
+    try:
+        for n in range(10):
+            await h.conv.inject_user_message(f"Message {n}.")
+            await h.silence(0.3)  # long enough for some reply audio to be heard and kept
+        await h.until(lambda: bool(ended(h)), max_seconds=10)
+        assert ended(h) == [ev.SessionEnded("max_turns")]
+        turns = await h.stored()
+        assert len(turns) == 4 and [t.role for t in turns] == ["user", "assistant"] * 2
+        assert len(llm_server.chat_requests) <= 2
+    finally:
+        await h.close()

@@ -109,6 +109,9 @@ class Conversation(LiveParts):
         while (job := self._job) is not None and job.task is not None and not job.task.done():
             await asyncio.wait({job.task})  # its failure is not ours; our cancellation is
 
+    def _turns_used_up(self) -> bool:
+        return (limit := self.record.max_turns) is not None and self.ledger.reserved >= limit
+
     def _go(self, phase: Phase, why: str) -> bool:  # the only mover of the state machine
         return self.sm.go(phase, why, self.ledger.next_id)
 
@@ -302,7 +305,7 @@ class Conversation(LiveParts):
             self._go(Thinking(job), "tool results in")
         elif isinstance(fact, ReplyOver):
             self._go(Listening(), fact.why)
-            if (limit := self.record.max_turns) is not None and len(self.ledger) >= limit:
+            if self._turns_used_up():
                 await self.end("max_turns")
 
     async def _sentence_out(self, job: ReplyJob, text_so_far: str, first: bool) -> None:
@@ -330,6 +333,8 @@ class Conversation(LiveParts):
         if isinstance(phase, Replying):
             self.answerer.cut(phase.job)
             self._go(Listening(), "reply cut: user message injected")
+        if self._turns_used_up():  # a burst of messages, each cutting the reply before
+            return await self.end("max_turns")
         if not isinstance(self.sm.phase, Listening):
             return
         job = self._new_job(self._clock.now())

@@ -66,6 +66,11 @@ class TurnLedger:
     def __len__(self) -> int:
         return len(self.turns)
 
+    @property
+    def reserved(self) -> int:
+        """Turns stored or on their way to the store."""
+        return self._next_seq - 1
+
     def append(
         self, turn: NewTurn | Callable[[str], Awaitable[NewTurn]]
     ) -> tuple[str, asyncio.Task[TurnRecord | None]]:
