@@ -1,11 +1,14 @@
-"""How long a session may last (`engine/limits.py`), on virtual time and fake providers:
-idle, maximum duration and expiry each end it with their reason, and nothing said is lost."""
+"""How a session ends, and what it keeps, on virtual time and fake providers: idle, maximum
+duration and expiry (`engine/limits.py`) each end it with their reason; a server shutting
+down suspends it; a burst of typed turns cannot pass `max_turns`; an unexpected failure
+inside a reply is said and the conversation goes on. Nothing said is lost."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -156,5 +159,46 @@ async def test_a_burst_of_typed_turns_cannot_pass_max_turns(
         turns = await h.stored()
         assert len(turns) == 4 and [t.role for t in turns] == ["user", "assistant"] * 2
         assert len(llm_server.chat_requests) <= 2
+    finally:
+        await h.close()
+
+
+class SecondSentenceFails:
+    """A TTS that breaks in an unexpected way (not a provider error) on its second sentence."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner, self.name = inner, inner.name
+
+    def voices(self) -> Any:
+        return self._inner.voices()
+
+    async def synthesize(self, text: str, voice_id: str) -> AsyncIterator[Any]:
+        if text.startswith("Five"):
+            raise RuntimeError("a bug in a provider")
+        async for chunk in self._inner.synthesize(text, voice_id):
+            yield chunk
+
+
+async def test_an_unexpected_failure_mid_reply_is_said_and_the_conversation_goes_on(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    llm_server.queue(Script(text(LONG)), Script(text("Still here.")))
+    broken = dataclasses.replace(fake, tts=SecondSentenceFails(fake.tts))
+    h = await Harness.start(broken, policy=POLICY, turn_model=FixedTurnModel(0.95))
+    try:
+        await h.conv.inject_user_message("Count for me.")
+        await h.until(lambda: bool(h.sink.events(ev.ErrorEvent)), max_seconds=20)
+        [error] = h.sink.events(ev.ErrorEvent)
+        assert error.code == "internal_error" and "goes on" in error.message
+        await h.until(lambda: h.conv.state.value == "listening", max_seconds=10)
+        await h.conv.inject_user_message("Are you there?")
+        await h.until(lambda: len(h.sink.events(ev.TurnEnd, role="assistant")) == 2, 20)
+        turns = await h.stored()
+        assert [(t.role, t.text) for t in turns] == [
+            ("user", "Count for me."),
+            ("assistant", "One two three four."),
+            ("user", "Are you there?"),
+            ("assistant", "Still here."),
+        ]
     finally:
         await h.close()

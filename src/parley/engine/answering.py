@@ -263,6 +263,11 @@ class Answerer:
                 round_no += 1
         except LLMError as exc:
             return exc
+        except Exception:  # a bug, or a provider failing oddly: said, and what was said kept
+            log.exception("session=%s reply failed", self._host.record.id)
+            return LLMError(
+                "internal_error", "The reply failed on the server; the conversation goes on."
+            )
         return None
 
     async def _run_tools(
