@@ -52,13 +52,17 @@ def _group_for_workers(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.xdist_group("realtime" if realtime else module))
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """One server per backend for the test session (per xdist worker): starting one costs
+    about 3 CPU-seconds (its models, its recogniser's worker processes). Tests stay apart
+    by account (`api_key` is a new account's); a module that needs other settings starts
+    its own."""
     tmp = tmp_path_factory.mktemp("server")
     settings = server_settings(fresh_database_url(backend, tmp), tmp)
     with ServerThread(settings) as srv:
