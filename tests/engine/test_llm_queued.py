@@ -153,7 +153,7 @@ async def test_a_spoken_turn_is_stored_before_the_filler_and_a_barge_in_cuts_it(
         first_audio = h.sink.audio_chunks()[0].t
         user_end = h.sink.first(ev.TurnEnd, role="user")
         assert user_end is not None and user_end.t <= first_audio
-        assert user_end.event.turn_id == "turn_001"
+        assert isinstance(user_end.event, ev.TurnEnd) and user_end.event.turn_id == "turn_001"
         assert assistant_texts(h) == ["One moment."]
 
         await h.feed(question)  # the user talks over the filler: it is cut, like any reply
