@@ -16,6 +16,7 @@ from tests.playground.conftest import mount_playground
 from tests.playground.test_playground_browser import (
     MISSING,
     QUESTION,
+    USER_FINAL,
     Launch,
     fake_mic,
     launch,
@@ -50,13 +51,7 @@ def test_a_spoken_question_in_the_playground_gets_a_spoken_answer_from_the_embed
     driver = launch(wav)
     open_playground(driver, playground_server.url, playground_server.new_key())
     start_talking(driver)
-    user_text: str = wait_for(
-        driver,
-        "the user's final transcript",
-        "(() => { const m = document.querySelector('.msg[data-role=user][data-final=true]');"
-        " return m && m.querySelector('.text').textContent.trim(); })()",
-        timeout=45,
-    )
+    user_text: str = wait_for(driver, "the user's final transcript", USER_FINAL, timeout=45)
     assert "weather" in user_text.lower(), page_state(driver)
     reply: str = wait_for(
         driver,
