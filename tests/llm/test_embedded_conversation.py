@@ -158,6 +158,10 @@ async def test_a_reply_queued_behind_another_session_says_one_moment_then_answer
     session's long reply generates; past PARLEY_LLM_QUEUE_FILLER_S (1.5 s) its session
     hears "One moment.", then, once the model is free, the answer (stored without it)."""
     worker = embedded_llm.worker
+    deadline = time.monotonic() + 90  # an earlier test's reply may still be generating
+    while worker.busy and time.monotonic() < deadline:
+        time.sleep(0.1)  # (the server runs on its own thread)
+    assert not worker.busy, "the model stayed busy with an earlier reply"
     busy = new_conversation(embedded_server, "You are a storyteller.")
     asker = new_conversation(embedded_server)
     b = await StreamClient.connect(embedded_server.ws_url, busy, BOOTSTRAP_KEY)
