@@ -7,8 +7,11 @@ process, on the bench conversations' questions, each with the voice system promp
 engine sends. While it generates, a 5 ms asyncio ticker measures how late the event loop
 runs (what a session's audio pacer would suffer); the same ticker runs idle first, as the
 baseline. `--server` measures the alternative too: llama.cpp's own OpenAI-compatible
-server (`python -m llama_cpp.server`, needs `pip install sse-starlette starlette-context`)
-as a child process, streamed through Parley's OpenAI client.
+server (`python -m llama_cpp.server`, needs the extra `pip install
+'llama-cpp-python[server]'`, i.e. sse-starlette, starlette-context, pydantic-settings) as a
+child process, streamed through Parley's OpenAI client. Its start-up log (~215 KB from
+llama.cpp) goes to a file: read from an undrained pipe, it filled the pipe and the child
+blocked before it listened (why an earlier run "did not start within 3 min").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -138,15 +142,20 @@ def start_server(args: argparse.Namespace, model: Path, port: int) -> subprocess
 
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
            "127.0.0.1", "--port", str(port), "--n_threads", str(args.threads),
-           "--n_ctx", "2048"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while proc.poll() is None:
+           "--n_threads_batch", str(args.threads), "--n_ctx", "2048"]  # fmt: skip
+    log = tempfile.TemporaryFile()  # never a pipe nobody reads: the child would block on it
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
                 return proc
         time.sleep(0.1)
-    err = proc.stderr.read().decode()[-400:] if proc.stderr else ""
-    raise RuntimeError(f"llama_cpp.server did not start: {err}")
+    proc.kill()
+    log.seek(0)
+    err = log.read().decode(errors="replace")[-400:]
+    hint = "pip install 'llama-cpp-python[server]'?"
+    raise RuntimeError(f"llama_cpp.server did not start ({hint}): {err}")
 
 
 async def child_server(args: argparse.Namespace) -> None:
@@ -167,6 +176,10 @@ async def child_server(args: argparse.Namespace) -> None:
         async with ticker() as lag:
             ttft, rates, _ = await replies(llm, args.replies)
         report("llama_cpp.server child, HTTP/SSE", ttft, rates, lag)
+        print(
+            f"  child RSS after {procfs.rss_mb(proc.pid):.0f} MB; this process "
+            f"{procfs.rss_mb(os.getpid()):.0f} MB"
+        )
     finally:
         await llm.aclose()
         proc.terminate()
@@ -186,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(embedded(args))
     if args.server:
         asyncio.run(child_server(args))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.3
     llm_queue_depth: int = 4  # replies that may wait while one generates
     llm_queue_wait_s: float = 10.0  # a reply not started by then fails with llm_busy
+    llm_queue_filler_s: float = 1.5  # a reply queued this long says "One moment." (0: never)
 
     # Security and limits (README "Security")
     webhook_max_bytes: int = 1024 * 1024  # a tool's answer, decompressed

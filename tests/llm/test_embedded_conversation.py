@@ -149,3 +149,48 @@ async def test_another_session_plays_without_gaps_while_the_model_generates(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_reply_queued_behind_another_session_says_one_moment_then_answers(
+    embedded_server: ServerThread, embedded_llm: EmbeddedLLM
+) -> None:
+    """Two sessions, one model: the second question waits in the queue while the first
+    session's long reply generates; past PARLEY_LLM_QUEUE_FILLER_S (1.5 s) its session
+    hears "One moment.", then, once the model is free, the answer (stored without it)."""
+    worker = embedded_llm.worker
+    deadline = time.monotonic() + 90  # an earlier test's reply may still be generating
+    while worker.busy and time.monotonic() < deadline:
+        time.sleep(0.1)  # (the server runs on its own thread)
+    assert not worker.busy, "the model stayed busy with an earlier reply"
+    busy = new_conversation(embedded_server, "You are a storyteller.")
+    asker = new_conversation(embedded_server)
+    b = await StreamClient.connect(embedded_server.ws_url, busy, BOOTSTRAP_KEY)
+    a = await StreamClient.connect(embedded_server.ws_url, asker, BOOTSTRAP_KEY)
+    try:
+        await a.wait_for("session_started")
+        await b.wait_for("session_started")
+        await b.send_json({"type": "inject_user_message", "text": LONG})
+        await b.wait_for("turn_start", role="assistant", timeout=60)
+        assert worker.busy, "the first session's reply holds the model"
+        await a.send_json({"type": "inject_user_message", "text": "What is the capital of France?"})
+        said = await a.wait_for("transcript", role="assistant", timeout=10)
+        assert said["text"] == "One moment." and not said["is_final"], said
+        assert a.of_type("turn_start", role="assistant"), "the filler opens the reply's turn"
+        await a.wait_until(lambda: a.audio_seconds() > 0.3, "the filler's audio")
+        assert worker.busy and not a.of_type("turn_end", role="assistant"), "still queued"
+        # the first session's user cuts its story: the model is free for the question
+        await b.send_json({"type": "inject_user_message", "text": "Thanks, that is enough."})
+        text = await reply_to(a, timeout=60)
+        assert not a.of_type("error"), a.of_type("error")
+        assert "one moment" not in text.lower(), text
+        assert {"paris", "france", "capital"} & words(text), text
+        interim = [t["text"] for t in a.of_type("transcript", role="assistant", is_final=False)]
+        assert interim[0] == "One moment." and interim[-1] == text, interim
+        assert a.audio_seconds() > 1.5, "the filler, then the spoken answer"
+        r = httpx.get(f"{embedded_server.url}/v1/conversations/{asker}", headers=AUTH)
+        assert r.status_code == 200, r.text
+        stored = [t["text"] for t in r.json()["history"] if t["role"] == "assistant"]
+        assert stored == [text], stored
+    finally:
+        await a.close()
+        await b.close()

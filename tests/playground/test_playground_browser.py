@@ -71,6 +71,13 @@ Launch = Callable[[Path], Any]
 # --- fixtures ------------------------------------------------------------------------------
 
 
+# JS: the text of the user's first final transcript bubble, once there is one.
+USER_FINAL = (
+    "(() => { const m = document.querySelector('.msg[data-role=user][data-final=true]');"
+    " return m && m.querySelector('.text').textContent.trim(); })()"
+)
+
+
 def fake_mic(path: Path, *parts: np.ndarray) -> Path:
     """A 16 kHz WAV for Chromium's fake microphone (which loops it: end on long silence)."""
     write_wav(path, np.concatenate(parts).astype(np.int16), 16000)
@@ -223,12 +230,7 @@ def test_talk_to_parley_in_chromium(
     start_talking(driver)
 
     # The fake microphone's question, transcribed: a final user bubble with words in it.
-    user_text: str = wait_for(
-        driver,
-        "the user's final transcript",
-        "(() => { const m = document.querySelector('.msg[data-role=user][data-final=true]');"
-        " return m && m.querySelector('.text').textContent.trim(); })()",
-    )
+    user_text: str = wait_for(driver, "the user's final transcript", USER_FINAL)
     # (The embedded recogniser hears espeak's "…in Paris today" as other words; "weather"
     # it gets, as in tests/stream/test_conversation.py.)
     assert "weather" in user_text.lower(), page_state(driver)

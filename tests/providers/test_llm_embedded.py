@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from parley.providers.llm.base import ChatMessage, Finished, LLMError, TextDelta
+from parley.providers.llm.base import ChatMessage, Delayed, Finished, LLMError, TextDelta
 from parley.providers.llm.embedded import EmbeddedLLM
 
 COUNT = [
@@ -23,11 +23,13 @@ def llm(embedded_llm: EmbeddedLLM) -> Iterator[EmbeddedLLM]:
     """The session's model, idle, with its queue settings restored after the test."""
     worker = embedded_llm.worker
     depth, wait = worker.queue_depth, embedded_llm.queue_wait_s
+    filler = embedded_llm.filler_after_s
     deadline = time.monotonic() + 30
     while worker.busy and time.monotonic() < deadline:
         time.sleep(0.05)
     yield embedded_llm
     worker.queue_depth, embedded_llm.queue_wait_s = depth, wait
+    embedded_llm.filler_after_s = filler
 
 
 async def collect(llm: EmbeddedLLM, messages: list[ChatMessage]) -> tuple[str, Finished]:
@@ -107,6 +109,25 @@ async def test_a_reply_that_waits_too_long_gets_llm_busy_and_is_never_generated(
     await wait_idle(llm)
     await asyncio.sleep(0.2)
     assert len(worker.finished) == before + 1, "only the first reply was generated"
+
+
+async def test_a_reply_queued_past_the_filler_threshold_reports_delayed_then_streams(
+    llm: EmbeddedLLM,
+) -> None:
+    llm.filler_after_s = 0.3
+    async with contextlib.aclosing(llm.stream(COUNT)) as first:
+        assert isinstance(await anext(first), TextDelta)  # generating: the next one waits
+        started = time.monotonic()
+        async with contextlib.aclosing(llm.stream([ChatMessage("user", "Hello?")])) as second:
+            delayed = await anext(second)
+            waited = time.monotonic() - started
+            assert delayed == Delayed(0.3, 1), delayed
+            assert 0.25 < waited < 1.5, waited
+            await first.aclose()  # the model is free: the queued reply starts
+            rest = [event async for event in second]
+    assert not any(isinstance(e, Delayed) for e in rest), "reported once"
+    assert any(isinstance(e, TextDelta) for e in rest)
+    assert isinstance(rest[-1], Finished)
 
 
 async def test_old_turns_are_left_out_to_fit_the_context(llm: EmbeddedLLM) -> None:

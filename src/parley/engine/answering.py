@@ -8,8 +8,11 @@ one cancellable task, DESIGN principle 2). A spoken turn is answered so:
     queue                                      ToolResultsIn
 
 A typed turn skips the gate (it is stored before its reply starts), a fixed text
-(greeting, injected agent message) the LLM. The answerer moves no state: it reports each
-fact through one narrow door, `ReplyHost.reply_fact`, and the conversation decides.
+(greeting, injected agent message) the LLM. An LLM that reports the reply queued
+(`Delayed`, the embedded model behind other sessions) makes the round ready: the reply
+takes the floor and says a filler ("One moment.", not stored) while it waits. The
+answerer moves no state: it reports each fact through one narrow door,
+`ReplyHost.reply_fact`, and the conversation decides.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from parley.engine.tools import ToolCalls, ToolRunner, ToolSettings, hold_line
 from parley.engine.turns import ReplyJob, UserTurn, latency_breakdown
 from parley.providers.llm.base import (
     ChatMessage,
+    Delayed,
     LLMError,
     LLMProvider,
     TextDelta,
@@ -46,6 +50,17 @@ from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import utcnow
 
 log = logging.getLogger("parley.engine")
+
+# Said once, as the reply's first audio, when the LLM reports the reply queued.
+FILLER_LINES = {
+    "en": "One moment.",
+    "es": "Un momento.",
+    "fr": "Un instant.",
+    "de": "Einen Moment.",
+    "it": "Un momento.",
+    "pt": "Um momento.",
+    "nl": "Een ogenblik.",
+}
 
 
 @dataclass(frozen=True)
@@ -105,10 +120,12 @@ class LLMRound:
         tools: list[ToolSpec] | None,
         timings: ReplyTimings,
         now: Any,
+        filler: str = FILLER_LINES["en"],
     ) -> None:
         self.messages = messages
         self.result = RoundResult()
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._filler = filler
+        self._queue: asyncio.Queue[str | Delayed | None] = asyncio.Queue()
         self._ready = asyncio.Event()  # a sentence, tool calls or the end is in
         self._timings = timings
         self._now = now
@@ -140,6 +157,9 @@ class LLMRound:
                         for sentence in splitter.push(event.text):
                             self._queue.put_nowait(sentence)
                             self._ready.set()
+                    elif isinstance(event, Delayed):
+                        self._queue.put_nowait(event)  # the reply may say its filler
+                        self._ready.set()
                     elif isinstance(event, ToolCallsReady):
                         self._first_output()
                         self.result.tool_calls.extend(event.calls)
@@ -151,12 +171,17 @@ class LLMRound:
             self._ready.set()
 
     async def ready(self) -> None:
-        """Wait for the round's first output: a sentence, tool calls, or its end."""
+        """Wait for the round's first output: a sentence, tool calls, its end, or the
+        LLM's report that the reply is queued (`Delayed`)."""
         await self._ready.wait()
 
     async def speak(self, reply: Reply) -> RoundResult:
         """Say the round's sentences as they come; raises the LLM's error, if any."""
         while (sentence := await self._queue.get()) is not None:
+            if isinstance(sentence, Delayed):
+                if not reply.spoken:  # once per reply, and only before its answer
+                    await reply.say(self._filler, filler=True)
+                continue
             await reply.say(sentence)
         await self._task  # re-raises an LLM error
         return self.result
@@ -246,7 +271,10 @@ class Answerer:
     def _round(
         self, job: ReplyJob, messages: list[ChatMessage], tools: list[ToolSpec] | None
     ) -> LLMRound:
-        return LLMRound(self._rt.llm, messages, tools, job.reply.timings, self._rt.clock.now)
+        filler = FILLER_LINES.get(self._host.record.language, FILLER_LINES["en"])
+        return LLMRound(
+            self._rt.llm, messages, tools, job.reply.timings, self._rt.clock.now, filler
+        )
 
     async def speak(self, job: ReplyJob, first: LLMRound) -> LLMError | None:
         """Speak the prepared round, then tool rounds until the model answers without

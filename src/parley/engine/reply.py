@@ -45,6 +45,7 @@ class Spoken:
     text: str
     start_ms: float
     end_ms: float
+    filler: bool = False  # "One moment." while the LLM is queued: heard, not the answer
 
 
 @dataclass
@@ -58,6 +59,13 @@ class ReplyTimings:
 
 
 _WORDS = re.compile(r"\S+")
+
+
+def _text(spoken: list[Spoken]) -> str:
+    """The text of a reply's sentences: the answer without its filler (stored, the next
+    LLM prompt must not teach the model to open with "One moment."), or the filler alone
+    while nothing else was said (the client was told the turn started: it ends)."""
+    return " ".join(s.text for s in ([s for s in spoken if not s.filler] or spoken))
 
 
 class Reply:
@@ -117,14 +125,15 @@ class Reply:
             if first:
                 self.timings.first_audio_sent = self._clock.now()
             end = self.spoken.index(sentence) + 1
-            await self._out.sentence_out(" ".join(s.text for s in self.spoken[:end]), first)
+            await self._out.sentence_out(_text(self.spoken[:end]), first)
         assert self.pacer is not None
         await self._out.audio(samples, self.pacer.sample_rate)
 
     # --- speaking -------------------------------------------------------------------
 
-    async def say(self, sentence: str) -> None:
-        """Synthesize one sentence and pace it out."""
+    async def say(self, sentence: str, filler: bool = False) -> None:
+        """Synthesize one sentence and pace it out (`filler`: not part of the answer's
+        text, see `full_text`)."""
         voice_id = self.voice_id
         tts = self._voices.tts_for(voice_id)
         resampler: StreamResampler | None = None
@@ -139,7 +148,7 @@ class Reply:
             if resampler is None:
                 resampler = StreamResampler(chunk.sample_rate, self.pacer.sample_rate)
             if spoken is None:
-                spoken = Spoken(sentence, self._audio_ms, self._audio_ms)
+                spoken = Spoken(sentence, self._audio_ms, self._audio_ms, filler)
                 self.spoken.append(spoken)
                 self._starting = spoken
             await self._emit(resampler.process(chunk.samples), spoken)
@@ -177,7 +186,7 @@ class Reply:
 
     @property
     def full_text(self) -> str:
-        return " ".join(s.text for s in self.spoken)
+        return _text(self.spoken)
 
     def heard_text(self, played_ms: float) -> str:
         """The words of the reply the listener heard by `played_ms` into its audio.
@@ -185,8 +194,14 @@ class Reply:
         Whole sentences that finished playing, and of the sentence playing at that moment
         the share of its words proportional to the share of its audio played.
         """
+        if not (words := self._heard(played_ms, [s for s in self.spoken if not s.filler])):
+            words = self._heard(played_ms, self.spoken)
+        return " ".join(words)
+
+    @staticmethod
+    def _heard(played_ms: float, sentences: list[Spoken]) -> list[str]:
         words: list[str] = []
-        for s in self.spoken:
+        for s in sentences:
             if played_ms >= s.end_ms:
                 words.extend(_WORDS.findall(s.text))
                 continue
@@ -195,4 +210,4 @@ class Reply:
                 share = (played_ms - s.start_ms) / (s.end_ms - s.start_ms)
                 words.extend(sentence_words[: int(len(sentence_words) * share)])
             break
-        return " ".join(words)
+        return words

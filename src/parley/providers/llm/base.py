@@ -2,8 +2,8 @@
 
 A reply is one call to `LLMProvider.stream`, consumed as it arrives::
 
-    request ──▶ TextDelta, TextDelta, …  [ToolCallsReady]  Finished
-                 (spoken as they come)    (once, at the end) (always last)
+    request ──▶ [Delayed]  TextDelta, TextDelta, …  [ToolCallsReady]  Finished
+                (queued)   (spoken as they come)    (once, at the end) (always last)
 
 Everything here is a plain value; wire formats (OpenAI JSON, SSE) stay inside the
 implementations. Failures surface as `LLMError` from the iterator, never as a hang:
@@ -82,7 +82,17 @@ class Finished:
     usage: Usage | None = None
 
 
-LLMEvent = TextDelta | ToolCallsReady | Finished
+@dataclass(frozen=True)
+class Delayed:
+    """The reply is waiting for the model, not yet started: queued for `waited_s` behind
+    `ahead` other replies (the embedded LLM's queue). At most once, before any text; the
+    engine says a short filler ("One moment.") so that the line is not silent."""
+
+    waited_s: float
+    ahead: int
+
+
+LLMEvent = TextDelta | ToolCallsReady | Finished | Delayed
 
 # Error codes (also sent on streams as `{"type": "error", "code", "message"}`).
 LLM_NOT_CONFIGURED = "llm_not_configured"

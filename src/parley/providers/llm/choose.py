@@ -107,5 +107,6 @@ def build_llm(settings: Settings) -> tuple[LLMProvider, LLMChoice]:
         ),
         queue_depth=max(0, settings.llm_queue_depth),
         queue_wait_s=max(0.1, settings.llm_queue_wait_s),
+        filler_after_s=max(0.0, settings.llm_queue_filler_s),
     )
     return llm, choice

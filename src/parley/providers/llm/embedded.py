@@ -1,8 +1,11 @@
 """The embedded LLM: a GGUF on llama.cpp, in this process, behind `LLMProvider`.
 
     stream(messages) ──submit──▶ LlamaWorker queue ──▶ Started ── text … ── Done
+    |<- filler_after_s ->| Delayed (the engine says "One moment.")
     |<------ queue_wait_s ------>|<- stall_timeout_s between pieces ->|
 
+- A reply not started within `filler_after_s` (0: never) yields `Delayed` once, and goes
+  on waiting.
 - A full queue, or a reply not started within `queue_wait_s`, fails at once with
   `LLMError("llm_busy")`: the session hears an error, never silence.
 - Closing the generator (the reply task cancelled on barge-in, `aclosing`) sets the job's
@@ -25,6 +28,7 @@ from parley.providers.llm.base import (
     LLM_ERROR,
     LLM_TIMEOUT,
     ChatMessage,
+    Delayed,
     Finished,
     LLMError,
     LLMEvent,
@@ -71,6 +75,7 @@ class EmbeddedLLM:
         queue_depth: int = 4,
         queue_wait_s: float = 10.0,
         stall_timeout_s: float = 30.0,
+        filler_after_s: float = 1.5,
     ) -> None:
         self.worker = LlamaWorker(
             gguf, threads=threads, context=context, sampling=sampling, queue_depth=queue_depth
@@ -78,6 +83,7 @@ class EmbeddedLLM:
         self.gguf = gguf
         self.queue_wait_s = queue_wait_s
         self.stall_timeout_s = stall_timeout_s
+        self.filler_after_s = filler_after_s
         self.speed: Speed | None = None
 
     def describe(self) -> str:
@@ -137,9 +143,19 @@ class EmbeddedLLM:
             ) from None
         splitter = ToolTextSplitter()
         try:
+            item: object = None
+            waited = 0.0
+            if 0 < self.filler_after_s < self.queue_wait_s:
+                try:
+                    async with asyncio.timeout(self.filler_after_s):
+                        item = await out.get()
+                except TimeoutError:
+                    waited = self.filler_after_s
+                    yield Delayed(waited, ahead)
             try:
-                async with asyncio.timeout(self.queue_wait_s):
-                    item = await out.get()
+                if item is None:
+                    async with asyncio.timeout(self.queue_wait_s - waited):
+                        item = await out.get()
             except TimeoutError:
                 raise LLMError(
                     LLM_BUSY,

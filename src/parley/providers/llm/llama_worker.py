@@ -3,9 +3,11 @@
 Why a thread and not a child `llama_cpp.server`: the ctypes calls into llama.cpp
 (`llama_decode`, the sampler) release the GIL, so only the per-token Python work of
 llama-cpp-python (detokenising, stop-string checks) competes with the event loop. Measured
-(`python -m bench.llm_bench`, bench/README.md): a 5 ms asyncio ticker ran p50 0.24 ms /
-p99 13 ms late while the model generated, against 0.20 / 3.8 ms idle, on a 2-core machine
-at load average 6-11; another session's reply audio had no audible gap meanwhile
+(`python -m bench.llm_bench --server`, bench/README.md), same GGUF, one thread: a 5 ms
+asyncio ticker ran p50 0.36 ms / p99 9 ms late while the model generated (0.31 / 4.0 ms
+idle), the child server's client 0.64 / 15 ms; in-process the model is ready in 0.4 s,
+first token 223 ms, 29 tokens/s, against the child's 4.7 s, 350 ms, 20 tokens/s and a
+second 358 MB process. Another session's reply audio had no audible gap meanwhile
 (tests/llm). In-process there is no port, no second process to supervise, no HTTP/SSE
 hop, and cancellation is a flag read after every token rather than a dropped connection
 the server notices late. The price: a crash inside llama.cpp takes the server with it.
