@@ -33,6 +33,8 @@ REALTIME_MODULES = {
     "tests/stream/test_barge_in.py",
     "tests/stt/test_pocketsphinx.py",
     "tests/llm/test_embedded_conversation.py",
+    "tests/llm/test_embedded_playground.py",
+    "tests/providers/test_llm_embedded.py",  # (its queue waits are timed)
     "tests/telephony/test_call.py",
     "tests/playground/test_playground_browser.py",
     "tests/test_bench.py",
