@@ -39,7 +39,7 @@ last voiced VAD frame):
                                       measured in this process on an idle machine after
                                       the run (the provider's own cost, unloaded);
                         first_audio_hold_ms  server: how long the ready reply waited on
-                                      purpose (the speaking gap, `speak_after_ms`).
+                                      purpose (speech that had just begun).
                       The stage breakdown printed under the summary splits the reply's
                       timeline: vad_lag, end_of_turn, stt_after_eot (STT finish after the
                       decision), reply_setup, llm_ttft, sentence_commit_tts (first token →

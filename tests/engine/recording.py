@@ -57,8 +57,7 @@ class RecordingSink:
         self.log.append(Received(now, event))
         if isinstance(event, ev.Interrupted):
             self._buffer_end = None  # the transport tells the client to drop its buffer
-        rewound = isinstance(event, ev.ReplyResumed) and event.from_ms is not None
-        if rewound and event.from_ms < event.played_ms:
+        if isinstance(event, ev.ReplyResumed) and (event.from_ms or 0) < event.played_ms:
             self._buffer_end = None  # ... and here: the cut word comes again
         if not isinstance(event, ev.TurnEnd | ev.TranscriptEvent):
             return

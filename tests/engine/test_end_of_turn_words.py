@@ -5,7 +5,6 @@ so each decision is exact and the same on every machine."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from parley.engine import events as ev
 from parley.engine.endpointing import EndpointPolicy
 from parley.engine.state import State
 from tests.doubles.llm_server import LLMServer, Script, text
-from tests.engine.fakes import FakeSTT, FakeSTTStream, FakeVAD, FixedTurnModel, voice
+from tests.engine.fakes import FakeSTT, FakeSTTStream, FixedTurnModel, on_fake_ears, voice
 from tests.engine.harness import FRAME_S, Harness, Providers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -57,15 +56,7 @@ class LateSTT(FakeSTT):
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def fake(providers: Providers) -> AsyncIterator[Providers]:
-    async def no_barrier() -> None:
-        return None
-
-    yield dataclasses.replace(
-        providers,
-        vad=FakeVAD(),
-        stt=LateSTT(),
-        stt_barrier=no_barrier,  # type: ignore[arg-type]
-    )
+    yield on_fake_ears(providers, LateSTT())
 
 
 def recogniser(p: Providers) -> LateSTT:
