@@ -72,6 +72,25 @@ LONG_REPLY = (
 # The order of turn kinds in a session; --turns T takes the first T (repeating).
 PATTERN = ("plain", "pause", "plain", "barge", "pause", "plain", "pause", "plain")
 
+# `--set pauses`: the turn-taking set of issue 11. Mid-sentence pauses of 0.6-1.2 s after
+# words that cannot end a sentence (people pause like that; a listener waits), between
+# finished questions (for voice-to-voice).
+LONG_PAUSED = (
+    ("I would like to book a table for", "two people at seven tonight."),
+    ("My order number is", "four five six seven."),
+    ("Can you tell me the way to", "the nearest train station?"),
+    ("My daughter's birthday is on", "the fourth of July."),
+    ("I want to send a parcel to", "my sister in Berlin."),
+    ("Please move the meeting with", "the design team to Friday."),
+    ("The flight number is", "two seven three nine."),
+    ("Could you find me a hotel near", "the main square for two nights?"),
+)
+LONG_PAUSES_MS = (600, 800, 1000, 1200)
+SETS = {
+    "default": (PATTERN, PAUSED, PAUSES_MS),
+    "pauses": (("pause", "plain"), LONG_PAUSED, LONG_PAUSES_MS),
+}
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -89,22 +108,25 @@ class Turn:
         return self.text
 
 
-def session_script(session: int, turns: int) -> list[Turn]:
+def session_script(session: int, turns: int, which: str = "default") -> list[Turn]:
     """Session `session`'s turns: the pattern, with sentences rotated across sessions."""
+    pattern, paused, pauses_ms = SETS[which]
     out: list[Turn] = []
     counts = {"plain": 0, "pause": 0, "barge": 0}
     for i in range(turns):
-        kind = PATTERN[i % len(PATTERN)]
+        kind = pattern[i % len(pattern)]
         n = counts[kind]
         counts[kind] += 1
         if kind == "plain":
             out.append(Turn("plain", PLAIN[(session * 3 + n) % len(PLAIN)]))
         elif kind == "pause":
             # 24 (sentence, pause) combinations: sessions 0-23 each get a different one
-            # on their first pause turn, and a session's later pause turns others.
-            c = (session + 7 * n) % (len(PAUSED) * len(PAUSES_MS))
-            first, second = PAUSED[c % len(PAUSED)]
-            out.append(Turn("pause", first, second, PAUSES_MS[c // len(PAUSED)]))
+            # on their first pause turn, and a session's later pause turns others (the
+            # `pauses` set: 32, and a session's 8 pause turns are its 8 sentences).
+            step = 7 if which == "default" else 5
+            c = (session + step * n) % (len(paused) * len(pauses_ms))
+            first, second = paused[c % len(paused)]
+            out.append(Turn("pause", first, second, pauses_ms[c // len(paused) % len(pauses_ms)]))
         else:
             k = session + n
             out.append(
@@ -120,7 +142,7 @@ def session_script(session: int, turns: int) -> list[Turn]:
 def all_sentences() -> set[str]:
     return {
         *PLAIN,
-        *(half for pair in PAUSED for half in pair),
+        *(half for pair in PAUSED + LONG_PAUSED for half in pair),
         *LONG_QUESTIONS,
         *INTERJECTIONS,
         "Hello, this is a warm up.",

@@ -39,7 +39,7 @@ last voiced VAD frame):
                                       measured in this process on an idle machine after
                                       the run (the provider's own cost, unloaded);
                         first_audio_hold_ms  server: how long the ready reply waited on
-                                      purpose (the speaking gap, `speak_after_ms`).
+                                      purpose (speech that had just begun).
                       The stage breakdown printed under the summary splits the reply's
                       timeline: vad_lag, end_of_turn, stt_after_eot (STT finish after the
                       decision), reply_setup, llm_ttft, sentence_commit_tts (first token →
@@ -192,6 +192,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="double: the LLM double with --llm-delay (default); embedded: the server's "
         "own embedded model (PARLEY_LLM=embedded), so the figures include real generation",
     )
+    p.add_argument(
+        "--set",
+        choices=("default", "pauses"),
+        default="default",
+        help="default: plain, pause (300-600 ms) and barge-in turns; pauses: the "
+        "turn-taking set, mid-sentence pauses of 0.6-1.2 s after words that cannot end a "
+        "sentence alternating with plain questions (bench/script.py LONG_PAUSED)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the server's temp dir and log")
     p.add_argument(
@@ -242,7 +250,7 @@ async def _slot(
             server.ws_url,
             key,
             responder,
-            session_script(index, run.args.turns),
+            session_script(index, run.args.turns, run.args.set),
             run.stats,
             rng,
         )

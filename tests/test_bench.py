@@ -10,7 +10,15 @@ import pytest
 
 from bench import procfs, report
 from bench.client import TurnResult, _underruns
-from bench.script import PAUSED, PAUSES_MS, Responder, session_script, system_prompt
+from bench.script import (
+    LONG_PAUSED,
+    LONG_PAUSES_MS,
+    PAUSED,
+    PAUSES_MS,
+    Responder,
+    session_script,
+    system_prompt,
+)
 from tests.doubles.llm_server import ChatRequest, Text
 
 
@@ -55,6 +63,18 @@ def test_scripts_cover_every_pause_combination() -> None:
     assert len(seen) == len(PAUSED) * len(PAUSES_MS)
     kinds = [t.kind for t in session_script(0, 6)]
     assert kinds == ["plain", "pause", "plain", "barge", "pause", "plain"]
+
+
+def test_the_pause_set_gives_each_session_every_sentence_and_long_pauses() -> None:
+    for session in range(12):
+        turns = session_script(session, 16, "pauses")
+        assert [t.kind for t in turns] == ["pause", "plain"] * 8
+        pauses = [t for t in turns if t.kind == "pause"]
+        assert {t.text for t in pauses} == {first for first, _ in LONG_PAUSED}
+        assert all(600 <= t.pause_ms <= 1200 for t in pauses)
+    first = [session_script(s, 1, "pauses")[0] for s in range(32)]
+    seen = {(t.text, t.pause_ms) for t in first}
+    assert len(seen) == len(LONG_PAUSED) * len(LONG_PAUSES_MS)
 
 
 def test_long_replies_are_asked_for_per_session(tmp_path: Path) -> None:

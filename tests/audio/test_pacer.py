@@ -230,3 +230,54 @@ async def test_a_paused_reply_holds_its_place_and_goes_on_from_there() -> None:
     assert sum(n for _, n in sent) == 16000
     # the second half went out after the pause, at the same pace
     assert max(t for t, _ in sent) == pytest.approx(2.3 + (1.0 - 0.2 - 0.3), abs=0.021)
+
+
+@pytest.mark.parametrize("done_sending", [False, True])
+async def test_a_rewind_while_paused_sends_the_audio_from_there_again(
+    done_sending: bool,
+) -> None:
+    """The pause cut a word at 430 ms that began at 350 ms: the listener dropped what it
+    held, and everything from 350 ms goes out again, in order, before anything new, and
+    `played_ms` goes on from 350 ms. Also once all the reply was sent (it is draining)."""
+    h = Harness()
+    audio = seconds_of_speech(2.0)
+    seconds = 0.5 if done_sending else 2.0
+    send = asyncio.create_task(h.pacer.send(audio[: int(seconds * RATE)]))
+
+    async def the_rest() -> None:
+        await send
+        if done_sending:
+            await h.pacer.drain()
+        else:
+            await h.pacer.send(audio[int(seconds * RATE) :])
+
+    task = asyncio.create_task(the_rest())
+    await h.clock.advance(0.43)
+    h.pacer.pause()
+    sent_before = h.pacer.sent_ms
+    assert sent_before > 430
+    await h.clock.advance(0.5)
+    assert h.pacer.rewind(350) == pytest.approx(350)
+    assert h.pacer.sent_ms == pytest.approx(350) and h.pacer.played_ms == pytest.approx(350)
+    assert h.pacer.rewind(600) == pytest.approx(350)  # never forward
+    count = len(h.audio)
+    h.pacer.resume()
+    await h.clock.advance(0.1)
+    assert h.pacer.played_ms == pytest.approx(450)
+    while not task.done():
+        await h.clock.advance(0.01)
+    await task
+    again = np.concatenate(h.audio[count:])
+    played = audio[: int(seconds * RATE)] if done_sending else audio
+    np.testing.assert_array_equal(again, played[int(0.35 * RATE) :])
+    assert h.pacer.sent_ms == pytest.approx(seconds * 1000)
+
+
+async def test_a_rewind_goes_back_no_further_than_the_audio_kept() -> None:
+    h = Harness()
+    audio = np.ones(5 * RATE, dtype=np.int16)
+    task = asyncio.create_task(h.pacer.send(audio))
+    await h.clock.advance(4.0)
+    h.pacer.pause()
+    assert h.pacer.rewind(0) >= h.pacer.sent_ms - 3000 - 20
+    task.cancel()

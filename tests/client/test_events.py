@@ -11,4 +11,7 @@ def test_pause_and_resume_events_are_typed() -> None:
     resumed = parse_event({"type": "reply_resumed", "played_ms": 1250})
     assert paused == ReplyPaused(raw=paused.raw, played_ms=1250)
     assert isinstance(resumed, ReplyResumed) and resumed.played_ms == 1250
+    assert resumed.from_ms == 1250  # an older server: from where it was held
+    cut = parse_event({"type": "reply_resumed", "played_ms": 1250, "from_ms": 1100})
+    assert isinstance(cut, ReplyResumed) and cut.from_ms == 1100
     assert {"reply_paused", "reply_resumed"} <= set(EVENT_TYPES)

@@ -9,7 +9,12 @@ what the *policy* does with a confident or an unsure model gives it `FixedTurnMo
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, TypeVar
+
 import numpy as np
+
+P = TypeVar("P")
 
 
 class FixedTurnModel:
@@ -100,3 +105,15 @@ class FakeSTT:
 
     async def close(self) -> None:
         return None
+
+
+async def _no_barrier() -> None:
+    return None
+
+
+def on_fake_ears(providers: P, stt: Any) -> P:
+    """The module's providers with `FakeVAD` and the fake recogniser `stt` (no barrier:
+    a fake decodes at once)."""
+    return dataclasses.replace(  # type: ignore[type-var]
+        providers, vad=FakeVAD(), stt=stt, stt_barrier=_no_barrier
+    )

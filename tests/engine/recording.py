@@ -57,6 +57,8 @@ class RecordingSink:
         self.log.append(Received(now, event))
         if isinstance(event, ev.Interrupted):
             self._buffer_end = None  # the transport tells the client to drop its buffer
+        if isinstance(event, ev.ReplyResumed) and (event.from_ms or 0) < event.played_ms:
+            self._buffer_end = None  # ... and here: the cut word comes again
         if not isinstance(event, ev.TurnEnd | ev.TranscriptEvent):
             return
         turn_id = event.turn_id  # None: a discarded user turn, or a non-final transcript

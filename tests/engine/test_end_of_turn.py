@@ -76,9 +76,8 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
         assert decision.need_ms == expected, (decision, user.text)
         if line == "looking_for":
             assert ends_unfinished(user.text), user.text
-            # the real model's score on a fragment varies by CPU (see fakes.py): below
-            # `sure` the words hold it for the slow wait, above it for the normal one
-            assert decision.need_ms in (POLICY.normal_ms, POLICY.slow_ms)
+            # whatever the real model scores the fragment on this CPU (see fakes.py)
+            assert decision.need_ms == POLICY.slow_ms
         else:
             assert decision.need_ms in (POLICY.fast_ms, POLICY.normal_ms)
 
@@ -96,10 +95,10 @@ async def test_the_turn_is_decided_after_the_silence_the_policy_asks_for(
 async def test_words_that_cannot_end_a_sentence_beat_a_confident_model(
     providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
 ) -> None:
-    """ "I am looking for": a model that is confident (not sure) the turn is over does
-    not end it; the words hold it for the slow wait."""
+    """ "I am looking for": a model that is sure the turn is over (0.974 is what the
+    int8 model scores it on one CPU) does not end it; the words hold it for the slow wait."""
     llm_server.queue(Script(text("Sure.")))
-    model = FixedTurnModel(0.8)
+    model = FixedTurnModel(0.974)
     h = await Harness.start(providers, policy=POLICY, turn_model=model)
     try:
         await h.silence(0.3)
@@ -108,7 +107,7 @@ async def test_words_that_cannot_end_a_sentence_beat_a_confident_model(
         [decision] = h.log.decisions
         [user] = [t for t in await h.stored() if t.role == "user"]
         assert ends_unfinished(user.text), user.text
-        assert model.calls == 1 and decision.probability == 0.8
+        assert model.calls == 1 and decision.probability == 0.974
         assert decision.need_ms == POLICY.slow_ms
     finally:
         await h.close()
@@ -240,61 +239,25 @@ async def test_speech_resuming_after_the_decision_continues_the_turn(
         await h.close()
 
 
-GAP_POLICY = EndpointPolicy(fast_ms=300, normal_ms=1200, slow_ms=3000, speak_after_ms=900)
-
-
-async def test_a_fast_decision_speaks_no_sooner_than_the_gap(
+async def test_a_ready_reply_speaks_at_once_after_a_fast_decision(
     providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
 ) -> None:
-    """The LLM answers at once, the decision is fast (300 ms): the reply is ready long
-    before the user has been quiet `speak_after_ms`, and waits for it."""
+    """No fixed "speak after" hold: the LLM answers at once, the decision is fast
+    (300 ms), and the first audio follows the decision, not a 700 ms gap."""
     llm_server.queue(Script(text("See you.")))
-    h = await Harness.start(providers, policy=GAP_POLICY)
+    h = await Harness.start(providers, policy=POLICY, turn_model=FixedTurnModel(0.95))
     try:
         await h.silence(0.3)
         await h.feed(speech["tomorrow"])
         await h.until(lambda: replied(h), max_seconds=8)
         [decision] = h.log.decisions
-        assert decision.need_ms == GAP_POLICY.fast_ms
+        assert decision.need_ms == POLICY.fast_ms
         [paused] = h.log.went("endpointing", "user went quiet")
         first_audio = h.sink.audio_chunks()[0].t
         quiet_s = first_audio - h.last_voiced_before(paused.t)
-        assert 0.9 <= quiet_s <= 0.9 + 2 * FRAME_S, quiet_s
-        # the wait is on record, apart from the providers' time
+        assert POLICY.fast_ms / 1000 <= quiet_s <= POLICY.fast_ms / 1000 + 2 * FRAME_S, quiet_s
         [assistant] = [t for t in await h.stored() if t.role == "assistant"]
         assert assistant.meta is not None
-        hold_ms = assistant.meta["latency"]["first_audio_hold_ms"]
-        assert 300 <= hold_ms <= 900 - GAP_POLICY.fast_ms, assistant.meta
-    finally:
-        await h.close()
-
-
-async def test_going_on_within_the_gap_keeps_the_turn_even_with_an_instant_reply(
-    providers: Providers, llm_server: LLMServer, speech: dict[str, np.ndarray]
-) -> None:
-    """ "I would like to book a table for ‖ two people tonight" with a pause longer than
-    the fast wait and an LLM that answers at once: without the gap the reply would be
-    playing when the user goes on (a cut-off); with it, the turn goes on."""
-    llm_server.queue(
-        Script(text("Of course. For how many?")),  # never heard
-        Script(text("A table for two, tonight. Done.")),
-    )
-    h = await Harness.start(providers, policy=GAP_POLICY)
-    try:
-        await h.silence(0.3)
-        await h.feed(speech["table_for"])
-        await h.until(lambda: h.conv.state is State.PREPARING, max_seconds=4)
-        await h.silence(0.4)  # 300 ms decision + 400 ms < 900 ms
-        assert h.sink.audio_chunks() == []  # ready, but held for the gap
-        await h.feed(speech["two_people"])
-        await h.until(lambda: replied(h), max_seconds=8)
-
-        assert len(h.log.went("user_speaking", "user went on: same turn")) == 1
-        assert len(h.sink.events(ev.TurnEnd, role="user")) == 1
-        assert h.sink.events(ev.Interrupted) == []
-        turns = await h.stored()
-        assert [(t.role, t.interrupted) for t in turns] == [("user", False), ("assistant", False)]
-        assert turns[1].text == "A table for two, tonight. Done."
-        assert h.sink.violations == []
+        assert assistant.meta["latency"]["first_audio_hold_ms"] <= 2 * FRAME_S * 1000
     finally:
         await h.close()

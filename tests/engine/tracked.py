@@ -104,6 +104,10 @@ class TrackedSTTStream:
     def partial(self) -> str:
         return self._inner.partial()
 
+    @property
+    def caught_up(self) -> bool:
+        return bool(getattr(self._inner, "caught_up", True))
+
     async def finish(self) -> str:
         with self._tracker.busy("stt"):
             return await self._inner.finish()

@@ -143,6 +143,8 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(
         resumed = await stream.wait_for("reply_resumed", timeout=10)
         t_resumed = stream.event_times[stream.events.index(resumed)]
         assert resumed["played_ms"] == paused["played_ms"]
+        # from the start of the word the pause cut (at most a word back: ~1 s)
+        assert paused["played_ms"] - 1000 < resumed["from_ms"] <= resumed["played_ms"]
         # no reply audio beyond the lead already in flight while it was held
         held = [t for t, _ in stream.audio_chunks if t_paused + 0.1 < t < t_resumed]
         assert held == []

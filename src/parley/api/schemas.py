@@ -44,6 +44,16 @@ class SessionSettings(_Request):
         description="End the session this long after it started; null = the server's "
         "(PARLEY_SESSION_MAX_DURATION_S), which it cannot exceed.",
     )
+    # End of turn (engine/endpointing.py): silence after the user's last voiced frame.
+    end_of_turn_fast_ms: int = Field(
+        200, ge=0, le=5000, description="Wait when the turn model and the words agree."
+    )
+    end_of_turn_normal_ms: int = Field(
+        600, ge=100, le=5000, description="Wait when the turn model is unsure."
+    )
+    end_of_turn_slow_ms: int = Field(
+        1600, ge=200, le=10_000, description="Wait after words that cannot end a sentence."
+    )
 
 
 class ConversationCreate(_Request):
@@ -74,6 +84,7 @@ class AgentCreate(_Request):
     language: str = "en"
     tools: list[Any] | None = None
     max_turns: MaxTurns | None = 50
+    settings: SessionSettings | None = Field(None, description="Its sessions' settings.")
 
 
 class AgentUpdate(_Request):
@@ -85,6 +96,9 @@ class AgentUpdate(_Request):
     language: str | None = None
     tools: list[Any] | None = None
     max_turns: MaxTurns | None = None
+    settings: SessionSettings | None = Field(
+        None, description="Replaces the settings (null: the defaults)."
+    )
     status: Literal["active", "paused"] | None = Field(
         None, description="`paused` refuses new sessions; `active` resumes."
     )
@@ -206,6 +220,7 @@ class AgentOut(BaseModel):
     max_turns: int | None
     status: str
     created_at: str
+    settings: dict[str, Any] | None = None
 
 
 class AgentList(BaseModel):

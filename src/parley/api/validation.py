@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from parley.api.context import ServerContext
 from parley.api.errors import ApiError
+from parley.api.schemas import SessionSettings
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -46,3 +48,21 @@ def check_voice(ctx: ServerContext, voice_id: str, language: str) -> str:
     if (problem := ctx.voices.refusal(voice_id, language)) is not None:
         raise ApiError(400, problem, "voice_id")
     return voice_id
+
+
+def check_settings(settings: SessionSettings | None) -> dict[str, Any] | None:
+    """The session settings to store (each field is checked by its schema), once the
+    end-of-turn waits are in order: fast ≤ normal ≤ slow."""
+    if settings is None:
+        return None
+    waits = ("end_of_turn_fast_ms", "end_of_turn_normal_ms", "end_of_turn_slow_ms")
+    for shorter, longer in zip(waits, waits[1:], strict=False):
+        if getattr(settings, shorter) > getattr(settings, longer):
+            raise ApiError(
+                400,
+                f"Invalid 'settings.{longer}': {getattr(settings, longer)} is shorter than "
+                f"'settings.{shorter}' ({getattr(settings, shorter)}); the waits must be "
+                "fast ≤ normal ≤ slow.",
+                "settings",
+            )
+    return settings.model_dump()

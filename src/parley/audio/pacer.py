@@ -30,6 +30,10 @@ comes again, so `played_ms` stalls instead of running ahead of the audio::
 transport): nothing more is sent and `played_ms` stands still until `resume()`, from
 which playback goes on where it stopped.
 
+`rewind(ms)` (while paused) moves the listener back to an earlier point of what was
+sent (the start of a word the pause cut): the audio from there is sent again before
+anything new, so the transport must have told the listener to drop what it held.
+
 `played_ms` keeps growing after the sending task is cancelled: the listener still
 plays what it holds until the transport tells it to clear. Read it at the moment
 of the barge-in. A chunk counts as sent once the sink returns; one cancelled
@@ -39,6 +43,7 @@ inside the sink is not counted (an error of at most one chunk).
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -49,6 +54,7 @@ from parley.clock import Clock
 Sink = Callable[[np.ndarray], Awaitable[None]]
 
 MAX_LEAD_MS = 300
+KEEP_S = 3.0  # audio kept after it is sent, for `rewind` (a word is shorter than this)
 _EPSILON = 1e-9  # seconds; float slack when comparing clock readings
 
 
@@ -84,6 +90,9 @@ class Pacer:
         self._sent = 0  # samples of this reply the sink has taken
         self._t0: float | None = None  # clock time playback of sample 0 began (moved by stalls)
         self._paused_at: float | None = None
+        # sent audio (first sample, chunk), the last KEEP_S of it; and what goes out again
+        self._kept: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        self._again: collections.deque[np.ndarray] = collections.deque()
         self._running = asyncio.Event()
         self._running.set()
 
@@ -117,10 +126,31 @@ class Pacer:
         self._paused_at = None
         self._running.set()
 
+    def rewind(self, to_ms: float) -> float:
+        """While paused: move the listener back to `to_ms` (no earlier than the audio
+        kept); what was sent from there goes out again first. Returns the position."""
+        if self._paused_at is None or self._t0 is None:
+            return self.played_ms
+        to = max(int(to_ms * self.sample_rate / 1000), self._kept[0][0] if self._kept else 0)
+        position = int(self._position(self._paused_at) * self.sample_rate)
+        if to >= position:
+            return self.played_ms
+        again = [c[max(0, to - start) :] for start, c in self._kept if start + len(c) > to]
+        while self._kept and self._kept[-1][0] >= to:
+            self._kept.pop()
+        if self._kept and (cut := to - self._kept[-1][0]) < len(self._kept[-1][1]):
+            self._kept[-1] = (self._kept[-1][0], self._kept[-1][1][:cut])
+        self._again.extendleft(reversed(again))
+        self._sent = to
+        self._t0 = self._paused_at - to / self.sample_rate
+        return self.played_ms
+
     def reset(self) -> None:
         """Start a new reply: nothing sent, nothing played, timing restarts."""
         self._sent = 0
         self._t0 = None
+        self._kept.clear()
+        self._again.clear()
 
     async def send(self, samples: np.ndarray) -> None:
         """Send int16 mono `samples` (any length) at real-time pace.
@@ -131,19 +161,41 @@ class Pacer:
         if samples.ndim != 1 or samples.dtype != np.int16:
             raise ValueError(f"expected 1-D int16 samples, got {samples.dtype} {samples.shape}")
         for chunk in split_frames(samples, self.chunk_samples):
+            while True:
+                await self._send_again()
+                await self._wait_for_room(len(chunk))
+                if not self._again:  # (a pause meanwhile may have rewound)
+                    break
+            await self._emit(chunk)
+
+    async def _emit(self, chunk: np.ndarray) -> None:
+        now = self._clock.now()
+        await self._sink(chunk)
+        self._mark_sent(now, len(chunk))
+        self._kept.append((self._sent - len(chunk), chunk))
+        keep_from = self._sent - KEEP_S * self.sample_rate
+        while self._kept and self._kept[0][0] + len(self._kept[0][1]) < keep_from:
+            self._kept.popleft()
+
+    async def _send_again(self) -> None:
+        """What a rewind asked to send again goes before anything new."""
+        while self._again:
+            chunk = self._again[0]
             await self._wait_for_room(len(chunk))
-            now = self._clock.now()
-            await self._sink(chunk)
-            self._mark_sent(now, len(chunk))
+            if self._again and self._again[0] is chunk:  # not rewound meanwhile
+                self._again.popleft()
+                await self._emit(chunk)
 
     async def drain(self) -> None:
         """Wait until the listener has heard everything sent."""
         while True:
             await self._running.wait()
+            await self._send_again()
             left = self._sent / self.sample_rate - self._position(self._clock.now())
             if left <= _EPSILON:
                 return
-            await self._clock.sleep(left)
+            # in steps of a chunk: a pause and a rewind meanwhile send audio again
+            await self._clock.sleep(min(left, self.chunk_samples / self.sample_rate))
 
     async def _wait_for_room(self, samples: int) -> None:
         # Never waits when the listener has run dry: then ahead <= chunk <= lead.

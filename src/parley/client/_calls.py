@@ -102,6 +102,7 @@ def create_agent(
     language: str,
     tools: Sequence[ToolSpec] | None,
     max_turns: int | None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Call[Agent]:
     body: dict[str, Any] = {
         "name": name,
@@ -112,6 +113,8 @@ def create_agent(
     }
     if tools is not None:
         body["tools"] = _tools(tools)
+    if settings is not None:
+        body["settings"] = dict(settings)
     return Call("POST", "/v1/agents/create", Agent.from_json, json=body)
 
 

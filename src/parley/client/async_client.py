@@ -198,8 +198,9 @@ class AsyncAgents:
         language: str = "en",
         tools: Sequence[ToolSpec] | None = None,
         max_turns: int | None = 50,
+        settings: Mapping[str, Any] | None = None,
     ) -> Agent:
-        call = api.create_agent(name, voice_id, system_prompt, language, tools, max_turns)
+        call = api.create_agent(name, voice_id, system_prompt, language, tools, max_turns, settings)
         return await self._http.call(call)
 
     async def get(self, agent_id: str) -> Agent:
@@ -228,6 +229,7 @@ class AsyncAgents:
         tools: Sequence[ToolSpec] | None = UNSET,
         max_turns: int | None = UNSET,
         status: str = UNSET,
+        settings: Mapping[str, Any] | None = UNSET,
         end_sessions: bool = False,
     ) -> Agent:
         """See `Parley.agents.update`."""
@@ -239,6 +241,7 @@ class AsyncAgents:
             tools=tools,
             max_turns=max_turns,
             status=status,
+            settings=settings,
         )
         return await self._http.call(ops.update_agent(agent_id, changes, end_sessions))
 

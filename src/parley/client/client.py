@@ -208,8 +208,9 @@ class Agents:
         language: str = "en",
         tools: Sequence[ToolSpec] | None = None,
         max_turns: int | None = 50,
+        settings: Mapping[str, Any] | None = None,
     ) -> Agent:
-        call = api.create_agent(name, voice_id, system_prompt, language, tools, max_turns)
+        call = api.create_agent(name, voice_id, system_prompt, language, tools, max_turns, settings)
         return self._http.call(call)
 
     def get(self, agent_id: str) -> Agent:
@@ -238,6 +239,7 @@ class Agents:
         tools: Sequence[ToolSpec] | None = UNSET,
         max_turns: int | None = UNSET,
         status: str = UNSET,
+        settings: Mapping[str, Any] | None = UNSET,
         end_sessions: bool = False,
     ) -> Agent:
         """Change the given fields in place (new sessions use them; live ones keep theirs).
@@ -250,6 +252,7 @@ class Agents:
             tools=tools,
             max_turns=max_turns,
             status=status,
+            settings=settings,
         )
         return self._http.call(ops.update_agent(agent_id, changes, end_sessions))
 

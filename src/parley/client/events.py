@@ -97,10 +97,13 @@ class ReplyPaused(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReplyResumed(Event):
-    """It was a backchannel or a noise: play on from where playback was held."""
+    """It was a backchannel or a noise: play on from where playback was held; if
+    `from_ms` < `played_ms` the pause cut a word, whose audio comes again from its
+    start: drop what you held and play what comes."""
 
     type: str = "reply_resumed"
     played_ms: int
+    from_ms: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,7 +278,8 @@ def parse_event(data: Mapping[str, Any]) -> Event:
         case "reply_paused":
             return ReplyPaused(raw=data, played_ms=_int(g("played_ms")))
         case "reply_resumed":
-            return ReplyResumed(raw=data, played_ms=_int(g("played_ms")))
+            played = _int(g("played_ms"))
+            return ReplyResumed(raw=data, played_ms=played, from_ms=_int(g("from_ms"), played))
         case "tool_call":
             return ToolCall(
                 raw=data,

@@ -212,6 +212,7 @@ class Agent:
     max_turns: int | None
     status: str
     created_at: datetime | None
+    settings: dict[str, Any] | None = None  # its sessions' settings (None: the defaults)
     # set by `agents.update(..., end_sessions=True)` / `pause`: the sessions it ended
     terminated_sessions: list[str] | None = None
     raw: JSON = field(default_factory=dict, repr=False, compare=False)
@@ -229,6 +230,7 @@ class Agent:
             max_turns=d.get("max_turns"),
             status=str(d.get("status", "")),
             created_at=_dt(d.get("created_at")),
+            settings=d.get("settings"),
             terminated_sessions=d.get("terminated_sessions"),
             raw=dict(d),
         )

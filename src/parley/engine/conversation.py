@@ -257,11 +257,11 @@ class Conversation(LiveParts):
     def resume(self, paused: Paused, why: str) -> None:
         job = paused.job
         held_at = int(job.reply.played_ms)  # read while held: the same as reply_paused's
-        job.reply.resume()
+        from_ms = job.reply.resume()  # from the start of a word the pause cut
         self._go(replying(paused.back_to, job), why)
         if self.listener.capturing:  # a backchannel is not a turn
             self._forget_speech()
-        self._spawn(self.emit(ev.ReplyResumed(held_at)), "reply_resumed")
+        self._spawn(self.emit(ev.ReplyResumed(held_at, int(from_ms))), "reply_resumed")
 
     def interrupt(self, paused: Paused, why: str) -> None:
         """Cut the paused reply (what was heard: up to the pause); the speech is a turn."""

@@ -57,9 +57,11 @@ class ReplyPaused:
 
 @dataclass(frozen=True)
 class ReplyResumed:
-    """It was a backchannel or a noise: play on from where playback was held."""
+    """It was a backchannel or a noise: play on. `from_ms` < `played_ms`: the pause cut a
+    word, which is sent again from its start: drop what is held and play what comes."""
 
     played_ms: int
+    from_ms: int | None = None  # where playback goes on (None: where it was held)
 
 
 @dataclass(frozen=True)

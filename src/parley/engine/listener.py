@@ -147,6 +147,12 @@ class Listener:
         """Voice is heard now: speech, or a candidate for it."""
         return self._detector.in_speech or self._detector.candidate
 
+    def words_caught_up(self) -> bool:
+        """Whether the interim words cover the speech fed so far: a recogniser may say
+        so (`caught_up`, Whisper's streaming decodes); one that does not is taken as
+        keeping up."""
+        return bool(getattr(self.stt, "caught_up", True))
+
     @property
     def in_speech(self) -> bool:
         return self._detector.in_speech

@@ -13,6 +13,7 @@ wire's rate and encoding.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -113,9 +114,23 @@ class Reply:
         if self.pacer is not None:
             self.pacer.pause()
 
-    def resume(self) -> None:
+    def resume(self) -> float:
+        """Go on from the start of the word the pause cut, if it cut one (its audio is
+        sent again: the listener drops what it held); returns where playback goes on."""
         self._paused = False
-        if self.pacer is not None:
+        if self.pacer is None:
+            return 0.0
+        held = self.played_ms
+        at = self.pacer.rewind(self.word_start(held))
+        if self._reported is not None and at < held:
+            self._reported = at
+        # The audio goes on in the next turn of the loop: the `reply_resumed` the caller
+        # sends now (drop what you held) must reach the listener before it.
+        asyncio.get_running_loop().call_soon(self._unpause)
+        return min(at, held)
+
+    def _unpause(self) -> None:
+        if not self._paused and self.pacer is not None:  # (not paused again meanwhile)
             self.pacer.resume()
 
     async def _send(self, samples: np.ndarray) -> None:
@@ -187,6 +202,16 @@ class Reply:
     @property
     def full_text(self) -> str:
         return _text(self.spoken)
+
+    def word_start(self, played_ms: float) -> float:
+        """Where the word playing at `played_ms` began (`played_ms` itself between words
+        or sentences). Words share their sentence's audio evenly, as in `heard_text`."""
+        for s in self.spoken:
+            if s.start_ms < played_ms < s.end_ms:
+                n = len(_WORDS.findall(s.text))
+                share = (played_ms - s.start_ms) / (s.end_ms - s.start_ms)
+                return s.start_ms + (s.end_ms - s.start_ms) * int(n * share) / max(n, 1)
+        return played_ms
 
     def heard_text(self, played_ms: float) -> str:
         """The words of the reply the listener heard by `played_ms` into its audio.

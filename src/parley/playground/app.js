@@ -277,7 +277,9 @@ function onEvent(s, e) {
       s.player.pause(); // hold playback: it may only be "uh huh"
       break;
     case "reply_resumed":
-      s.player.resume();
+      // from_ms < played_ms: the pause cut a word, sent again from its start
+      if (e.from_ms !== undefined && e.from_ms < e.played_ms) s.player.flush();
+      else s.player.resume();
       break;
     case "interrupted": {
       const dropped = s.player.flush(); // at once: the reply must stop now

@@ -12,7 +12,16 @@ from parley.store.records import AgentRecord, ToolDef
 from parley.store.tables import Agent
 from parley.timeutil import utcnow
 
-_EDITABLE = ("name", "voice_id", "system_prompt", "language", "tools", "max_turns", "status")
+_EDITABLE = (
+    "name",
+    "voice_id",
+    "system_prompt",
+    "language",
+    "tools",
+    "max_turns",
+    "status",
+    "settings",
+)
 
 
 def _record(row: Agent) -> AgentRecord:
@@ -27,6 +36,7 @@ def _record(row: Agent) -> AgentRecord:
         max_turns=row.max_turns,
         status=row.status,
         created_at=row.created_at,
+        settings=dict(row.settings or {}),
     )
 
 
@@ -44,6 +54,7 @@ class AgentStore:
         language: str,
         tools: list[ToolDef],
         max_turns: int | None,
+        settings: dict[str, Any] | None = None,
     ) -> AgentRecord:
         row = Agent(
             id=ids.new_id(ids.AGENT),
@@ -56,6 +67,7 @@ class AgentStore:
             max_turns=max_turns,
             status="active",
             created_at=utcnow(),
+            settings=settings,
         )
         async with self._sm.begin() as s:
             s.add(row)

@@ -88,3 +88,4 @@ class AgentRecord:
     max_turns: int | None
     status: str
     created_at: datetime
+    settings: dict[str, Any] = field(default_factory=dict)  # its sessions' settings

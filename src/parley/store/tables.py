@@ -79,6 +79,7 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_agents_account_created", "account_id", "created_at"),)
 

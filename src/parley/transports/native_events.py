@@ -35,8 +35,9 @@ def to_json(event: ev.Event) -> dict[str, Any]:
             return {"type": "interrupted", "turn_id": tid, "played_ms": played}
         case ev.ReplyPaused(played_ms=played):
             return {"type": "reply_paused", "played_ms": played}
-        case ev.ReplyResumed(played_ms=played):
-            return {"type": "reply_resumed", "played_ms": played}
+        case ev.ReplyResumed(played_ms=played, from_ms=from_ms):
+            at = played if from_ms is None else from_ms
+            return {"type": "reply_resumed", "played_ms": played, "from_ms": at}
         case ev.ErrorEvent(code=code, message=message):
             return {"type": "error", "code": code, "message": message}
         case ev.ToolCallEvent(call_id=cid, name=name, arguments=args):

@@ -36,7 +36,7 @@ from parley.api.schemas import (
 )
 from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
-from parley.api.validation import check_language, check_voice
+from parley.api.validation import check_language, check_settings, check_voice
 from parley.store.records import AgentRecord, ConversationRecord
 from parley.timeutil import iso, utcnow
 
@@ -56,6 +56,7 @@ def agent_out(rec: AgentRecord) -> dict[str, Any]:
         max_turns=rec.max_turns,
         status=rec.status,
         created_at=iso(rec.created_at) or "",
+        settings=rec.settings or None,
     ).model_dump() | {"tools": [public_tool(t) for t in rec.tools]}
 
 
@@ -99,6 +100,7 @@ async def create_agent(
         language=language,
         tools=normalise_tools(body.tools, ctx.secrets, ctx.outbound),
         max_turns=body.max_turns,
+        settings=check_settings(body.settings),
     )
     return JSONResponse(agent_out(rec))
 
@@ -169,6 +171,8 @@ async def update_agent(
         check_voice(ctx, given.get("voice_id") or rec.voice_id, changes["language"])
     if "tools" in given:
         changes["tools"] = normalise_tools(body.tools)
+    if "settings" in given:
+        changes["settings"] = check_settings(body.settings)
     updated = await ctx.store.agents.update(agent_id, account, changes)
     if updated is None:
         raise not_found("agent", agent_id, "agent_id")
@@ -253,6 +257,7 @@ async def create_agent_session(
         tools=list(agent.tools),
         context_window=DEFAULT_CONTEXT_WINDOW,
         max_turns=agent.max_turns,
+        settings=dict(agent.settings) or None,
         metadata=body.metadata,
         initial_message=body.initial_message,
         expires_at=utcnow() + timedelta(seconds=ctx.settings.agent_session_ttl_s),

@@ -25,7 +25,7 @@ from parley.api.schemas import (
 )
 from parley.api.tools import normalise_tools, public_tool
 from parley.api.urls import websocket_url
-from parley.api.validation import check_language, check_voice
+from parley.api.validation import check_language, check_settings, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import iso
 from parley.transcripts import to_text, to_webvtt
@@ -114,7 +114,7 @@ async def create_conversation(
         tools=tools,
         context_window=body.context_window,
         max_turns=body.max_turns,
-        settings=body.settings.model_dump() if body.settings else None,
+        settings=check_settings(body.settings),
     )
     return ConversationCreated(
         session_id=rec.id,

@@ -151,6 +151,13 @@ class WhisperStream:
     def partial(self) -> str:
         return self._partial
 
+    @property
+    def caught_up(self) -> bool:
+        """Whether `partial()` covers all the speech fed: no decode of it is pending
+        (end of turn reads the words only then, or after its normal wait)."""
+        idle = self._in_flight is None and self._pause_at is None
+        return idle and self._voiced_at <= self._last_end
+
     async def finish(self) -> str:
         if self._closed:
             raise STTError("stt_closed", "finish() on a closed stream")
