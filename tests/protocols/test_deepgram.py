@@ -303,3 +303,28 @@ async def test_idle_socket_gets_an_error_and_is_closed(
         assert 0.5 < time.monotonic() - t0 < 3
         await asyncio.wait_for(asyncio.shield(agent._reader), timeout=5)  # the socket closed
         assert agent.closed
+
+
+async def test_oversized_or_wrong_settings_are_refused_by_field(
+    server: ServerThread, api_key: str
+) -> None:
+    async with connect(server, api_key) as agent:
+        await agent.wait_for("Welcome")
+        cases = [
+            ({"greeting": "x" * 20_000}, "agent.greeting"),
+            ({"context": {"messages": [{"role": "user", "content": "y" * 20_000}]}}, "content"),
+            ({"context": {"messages": [{"role": "system", "content": "hi"}]}}, "messages[0]"),
+            ({"speak": {"provider": {"type": "parley", "voice_id": "no-such-voice"}}}, "no-such"),
+            ({"agent_id": "agt_missing"}, "agt_missing"),
+            ({"language": "klingon-x"}, "language"),
+            ({"think": {"functions": [{"name": "bad name!"}]}}, "functions[0]"),
+        ]
+        for n, (fields, named) in enumerate(cases, start=1):
+            raw = settings().dict()
+            raw["agent"].update(fields)
+            await agent.sock.send_raw(raw)
+            error = await agent.wait_for("Error", count=n)
+            assert named in error.description, (fields, error)
+        assert agent.of_type("SettingsApplied") == []
+        await agent.sock.send_settings(settings())
+        await agent.wait_for("SettingsApplied")
