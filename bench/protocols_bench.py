@@ -66,6 +66,17 @@ async def _read(
             first_audio.set_result(time.monotonic())
 
 
+async def _measure(
+    ws: Any, is_audio: Callable[[Any], bool], send: Sender, pcm: np.ndarray, rate: int
+) -> float:
+    first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    reader = asyncio.create_task(_read(ws, first, is_audio))
+    try:
+        return await _talk(send, first, pcm, rate)
+    finally:
+        reader.cancel()
+
+
 async def native(srv: ServerProcess, pcm16k: np.ndarray) -> float:
     async with httpx.AsyncClient(base_url=srv.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
         r = await c.post(
@@ -76,12 +87,7 @@ async def native(srv: ServerProcess, pcm16k: np.ndarray) -> float:
     url = f"{srv.ws_url}/v1/conversations/{sid}/stream"
     async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
         await ws.recv()  # session_started
-        first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        reader = asyncio.create_task(_read(ws, first, lambda m: isinstance(m, bytes)))
-        try:
-            return await _talk(ws.send, first, pcm16k, 16000)
-        finally:
-            reader.cancel()
+        return await _measure(ws, lambda m: isinstance(m, bytes), ws.send, pcm16k, 16000)
 
 
 async def deepgram(srv: ServerProcess, pcm16k: np.ndarray) -> float:
@@ -106,12 +112,7 @@ async def deepgram(srv: ServerProcess, pcm16k: np.ndarray) -> float:
         )
         while json.loads(await ws.recv())["type"] != "SettingsApplied":
             pass
-        first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        reader = asyncio.create_task(_read(ws, first, lambda m: isinstance(m, bytes)))
-        try:
-            return await _talk(ws.send, first, pcm16k, 16000)
-        finally:
-            reader.cancel()
+        return await _measure(ws, lambda m: isinstance(m, bytes), ws.send, pcm16k, 16000)
 
 
 async def openai_realtime(srv: ServerProcess, pcm16k: np.ndarray) -> float:
@@ -122,18 +123,14 @@ async def openai_realtime(srv: ServerProcess, pcm16k: np.ndarray) -> float:
         await ws.send(json.dumps({"type": "session.update", "session": update}))
         while json.loads(await ws.recv())["type"] != "session.updated":
             pass
-        first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         delta = '"type": "response.output_audio.delta"'
-        reader = asyncio.create_task(_read(ws, first, lambda m: isinstance(m, str) and delta in m))
 
         async def send(chunk: bytes) -> None:
             event = {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()}
             await ws.send(json.dumps(event))
 
-        try:
-            return await _talk(send, first, resample(pcm16k, 16000, 24000), 24000)
-        finally:
-            reader.cancel()
+        pcm24k = resample(pcm16k, 16000, 24000)
+        return await _measure(ws, lambda m: isinstance(m, str) and delta in m, send, pcm24k, 24000)
 
 
 PROTOCOLS = {"native": native, "deepgram": deepgram, "openai": openai_realtime}
