@@ -20,6 +20,7 @@ from deepgram.core.api_error import ApiError
 from parley.transports import deepgram as transport
 from tests.doubles.llm_server import LLMServer, Script, text, tool_call
 from tests.harness import ServerThread
+from tests.protocols.audio_match import a_breath_of_voice, check_resend, record_pauses
 from tests.protocols.dg_client import Agent, connect, settings
 from tests.speech import speak
 
@@ -303,3 +304,56 @@ async def test_idle_socket_gets_an_error_and_is_closed(
         assert 0.5 < time.monotonic() - t0 < 3
         await asyncio.wait_for(asyncio.shield(agent._reader), timeout=5)  # the socket closed
         assert agent.closed
+
+
+async def test_oversized_or_wrong_settings_are_refused_by_field(
+    server: ServerThread, api_key: str
+) -> None:
+    async with connect(server, api_key) as agent:
+        await agent.wait_for("Welcome")
+        cases = [
+            ({"greeting": "x" * 20_000}, "agent.greeting"),
+            ({"context": {"messages": [{"role": "user", "content": "y" * 20_000}]}}, "content"),
+            ({"context": {"messages": [{"role": "system", "content": "hi"}]}}, "messages[0]"),
+            ({"speak": {"provider": {"type": "parley", "voice_id": "no-such-voice"}}}, "no-such"),
+            ({"agent_id": "agt_missing"}, "agt_missing"),
+            ({"language": "klingon-x"}, "language"),
+            ({"think": {"functions": [{"name": "bad name!"}]}}, "functions[0]"),
+        ]
+        for n, (fields, named) in enumerate(cases, start=1):
+            raw = settings().dict()
+            raw["agent"].update(fields)
+            await agent.sock.send_raw(raw)
+            error = await agent.wait_for("Error", count=n)
+            assert named in error.description, (fields, error)
+        assert agent.of_type("SettingsApplied") == []
+        await agent.sock.send_settings(settings())
+        await agent.wait_for("SettingsApplied")
+
+
+async def test_a_backchannel_pauses_the_reply_and_it_goes_on_from_the_pause(
+    server: ServerThread, api_key: str, llm: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voice over the reply (the onset of a word): UserStartedSpeaking at once (the client flushes playback),
+    no audio while it is held, then the reply goes on *from the paused position*: the
+    audio the client flushed is sent again first. One whole reply, stored whole."""
+    llm.responder = lambda req: Script(text(LONG_REPLY))
+    pauses = record_pauses(monkeypatch)
+    async with connect(server, api_key) as agent:
+        await started(agent)
+        await agent.sock.send_inject_user_message(
+            AgentV1InjectUserMessage(content="Tell me about Paris.")
+        )
+        await agent.wait_for("AgentStartedSpeaking", timeout=30)
+        await agent.send_silence(1.0)  # mid-sentence: the next one's TTS does not starve it
+        await agent.send_audio(a_breath_of_voice())
+        await agent.send_silence(1.0)
+        flush = await agent.wait_for("UserStartedSpeaking")
+        t_flush = agent.times[agent.messages.index(flush)]
+        await agent.wait_for("AgentAudioDone", timeout=60)
+        assert len(agent.of_type("UserStartedSpeaking")) == 1
+        assert len(agent.of_type("AgentStartedSpeaking")) == 1
+        history = await agent.wait_for("History", role="assistant")
+        assert history.content == LONG_REPLY
+        before = b"".join(b for t, b in agent.audio if t <= t_flush)
+        check_resend(pauses, before, next(b for t, b in agent.audio if t > t_flush))

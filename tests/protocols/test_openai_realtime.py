@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
+import pytest
 
 from tests.doubles.llm_server import LLMServer, Script, text, tool_call
 from tests.harness import ServerThread
+from tests.protocols.audio_match import a_breath_of_voice, check_resend, record_pauses
 from tests.protocols.rt_client import Realtime, connect
 from tests.speech import speak
 
@@ -221,3 +224,47 @@ async def test_response_cancel(server: ServerThread, api_key: str, llm: LLMServe
         await rt.send({"type": "response.create"})
         assert (await rt.wait_for("response.done", count=2))["response"]["status"] == "completed"
         one_done_per_created(rt)
+
+
+async def test_a_backchannel_pauses_the_response_and_it_goes_on_from_the_pause(
+    server: ServerThread,
+    client: httpx.Client,
+    api_key: str,
+    llm: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A voice over the reply (the onset of a word): speech_started at once (clients flush playback), then
+    speech_stopped with nothing committed, and the same response goes on from the paused
+    position (the flushed audio is sent again first) to one `completed` response.done."""
+    llm.responder = lambda req: Script(text(LONG_REPLY))
+    pauses = record_pauses(monkeypatch)
+    async with connect(server, api_key) as rt:
+        sid = (await rt.wait_for("session.created"))["session"]["id"]
+        turn = rt.of_type("session.created")[0]["session"]["audio"]["input"]["turn_detection"]
+        assert turn["interrupt_response"] is True  # so clients do not cancel on speech
+        await rt.send(user_text("Tell me about Paris."))
+        await rt.send({"type": "response.create"})
+        await rt.wait_for("response.output_audio.delta")
+        await rt.send_silence(1.0)  # mid-sentence: the next one's TTS does not starve it
+        await rt.send_audio(a_breath_of_voice())
+        await rt.send_silence(1.0)
+        started = await rt.wait_for("input_audio_buffer.speech_started")
+        stopped = await rt.wait_for("input_audio_buffer.speech_stopped", timeout=10)
+        assert stopped["item_id"] == started["item_id"]
+        done = await rt.wait_for("response.done", timeout=60)
+        assert done["response"]["status"] == "completed"
+        assert rt.of_type("input_audio_buffer.committed") == []
+        assert len(rt.of_type("input_audio_buffer.speech_started")) == 1
+        one_done_per_created(rt)
+        flush = rt.events.index(started)  # the stream's order: what came before / after
+        audio = [
+            (n > flush, base64.b64decode(e["delta"]))
+            for n, e in enumerate(rt.events)
+            if e["type"] == "response.output_audio.delta"
+        ]
+        before = b"".join(b for late, b in audio if not late)
+        first_after = next(b for late, b in audio if late)
+        check_resend(pauses, before, first_after)
+    history = client.get(f"/v1/conversations/{sid}").json()["history"]
+    assert [t["role"] for t in history] == ["user", "assistant"]
+    assert history[1]["text"] == LONG_REPLY and history[1]["interrupted"] is False

@@ -19,7 +19,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
@@ -27,12 +26,11 @@ from parley import ids
 from parley.api.context import ServerContext, get_context
 from parley.api.routes.agents import DEFAULT_CONTEXT_WINDOW
 from parley.audio.codecs import CodecError
-from parley.audio.wire import WireAudio
-from parley.engine import events as ev
 from parley.engine.conversation import Conversation
 from parley.providers.stt.base import STTError
 from parley.timeutil import utcnow
-from parley.transports.deepgram_events import DeepgramEvents, error, warning
+from parley.transports.deepgram_connection import AgentConnection
+from parley.transports.deepgram_events import warning
 from parley.transports.deepgram_settings import (
     AgentSetup,
     SettingsError,
@@ -41,8 +39,7 @@ from parley.transports.deepgram_settings import (
     parse_settings,
     speak_voice,
 )
-from parley.transports.native import CLOSE_NORMAL, Connection, _deny
-from parley.transports.params import StreamParams
+from parley.transports.native import CLOSE_NORMAL, _deny
 from parley.transports.registry import LiveHandle
 
 log = logging.getLogger("parley.transport.deepgram")
@@ -50,50 +47,6 @@ router = APIRouter()
 
 IDLE_TIMEOUT_S = 10.0  # Deepgram closes a socket that sent nothing for ~10 s
 MAX_TEXT = 4000
-
-
-class AgentConnection(Connection):
-    """The engine's `Sink` for one agent socket: Deepgram messages, audio in its formats."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        super().__init__(websocket, StreamParams())
-        self.events = DeepgramEvents(send_history=True)
-        self.wire_out: WireAudio | None = None
-        self.last_heard = time.monotonic()
-        self.audio_done = False  # the current reply's audio is all out (it is finishing)
-
-    def configure(self, setup: AgentSetup) -> None:
-        self.wire = WireAudio(*setup.input_format)
-        self.wire_out = WireAudio(*setup.output_format)
-        self.events.send_history = setup.send_history
-
-    def send(self, message: dict[str, Any]) -> None:
-        self._put(json.dumps(message))
-
-    async def event(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TurnStart) and event.role == "assistant":
-            self.audio_done = False
-        for message in self.events.map(event):
-            self.send(message)
-        if isinstance(event, ev.SessionEnded):
-            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
-
-    async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
-        if self.wire_out is not None:
-            for message in self.wire_out.encode(samples, sample_rate):
-                self._put(message)
-
-    async def audio_end(self, cut: bool) -> None:
-        if self.wire_out is None:
-            return
-        for message in self.wire_out.end(cut):
-            self._put(message)
-        if not cut:
-            self.send({"type": "AgentAudioDone"})
-            self.audio_done = True
-
-    def send_error(self, code: str, message: str) -> None:
-        self.send(error(code, message))
 
 
 def _offered_key(websocket: WebSocket) -> tuple[str | None, str | None]:

@@ -4,6 +4,9 @@
 | engine event                      | Deepgram message                                   |
 |-----------------------------------|----------------------------------------------------|
 | TurnStart(user), spoken           | UserStartedSpeaking (the client drops playback)    |
+| ReplyPaused                       | UserStartedSpeaking (once; the cut that may follow |
+|                                   | sends none); on resume the audio is sent again from|
+|                                   | the paused position (`held_audio.py`)              |
 | TranscriptEvent(user, final)      | ConversationText(user) (+ History)                 |
 | TurnEnd(user)                     | AgentThinking                                      |
 | TurnStart(assistant)              | AgentStartedSpeaking (latencies in seconds)        |
@@ -62,6 +65,7 @@ class DeepgramEvents:
         self.send_history = send_history
         self.typed_turns = 0  # injected user messages whose TurnStart is not speech
         self._said = ""  # what the current reply's ConversationText messages covered
+        self._told_speaking = False  # a pause sent UserStartedSpeaking already
 
     def history(self, role: str, content: str) -> list[dict[str, Any]]:
         if not self.send_history or not content:
@@ -74,9 +78,19 @@ class DeepgramEvents:
                 if self.typed_turns:
                     self.typed_turns -= 1
                     return []
+                if self._told_speaking:  # the paused reply was cut: said at the pause
+                    self._told_speaking = False
+                    return []
                 return [{"type": "UserStartedSpeaking"}]
+            case ev.ReplyPaused():
+                self._told_speaking = True
+                return [{"type": "UserStartedSpeaking"}]
+            case ev.ReplyResumed():
+                self._told_speaking = False
+                return []
             case ev.TurnStart(role="assistant", latency_ms=latency, breakdown=breakdown):
                 self._said = ""
+                self._told_speaking = False
                 return [started_speaking(breakdown, latency)]
             case ev.TranscriptEvent(role="user", text=text, is_final=True):
                 return [{"type": "ConversationText", "role": "user", "content": text}] + (

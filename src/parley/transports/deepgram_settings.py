@@ -27,6 +27,7 @@ DEFAULT_INPUT = ("linear16", 16000)  # Deepgram's defaults
 DEFAULT_OUTPUT = ("linear16", 24000)
 MAX_PROMPT = 100_000
 MAX_HISTORY = 500
+MAX_MESSAGE = 10_000  # characters of one prior message, and of the greeting
 _TOP_KEYS = {"type", "tags", "experimental", "flags", "mip_opt_out", "audio", "agent"}
 _AGENT_KEYS = {
     "language", "context", "listen", "think", "speak", "greeting", "agent_id", "think_live",
@@ -208,6 +209,11 @@ def _history(raw: Any, setup: AgentSetup) -> list[tuple[str, str]]:
                 "INVALID_SETTINGS",
                 f"'agent.context.messages[{index}]' needs a role and a string content.",
             )
+        if len(content) > MAX_MESSAGE:
+            raise SettingsError(
+                "INVALID_SETTINGS",
+                f"'agent.context.messages[{index}].content' is over {MAX_MESSAGE} characters.",
+            )
         if content.strip():
             out.append((role, content.strip()))
     return out
@@ -270,8 +276,10 @@ async def parse_settings(ctx: ServerContext, account: str, msg: dict[str, Any]) 
     else:
         setup.voice_id = parley_agent.voice_id
     greeting = agent.get("greeting")
-    if greeting is not None and not isinstance(greeting, str):
-        raise SettingsError("INVALID_SETTINGS", "'agent.greeting' must be a string.")
+    if greeting is not None and (not isinstance(greeting, str) or len(greeting) > MAX_MESSAGE):
+        raise SettingsError(
+            "INVALID_SETTINGS", f"'agent.greeting' must be a string of at most {MAX_MESSAGE}."
+        )
     setup.greeting = (greeting or "").strip() or None
     setup.history = _history(agent.get("context"), setup)
     return setup

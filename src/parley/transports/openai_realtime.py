@@ -29,6 +29,7 @@ from parley.engine import events as ev
 from parley.engine.conversation import Conversation
 from parley.providers.stt.base import STTError
 from parley.transports.deepgram_settings import DEFAULT_PROMPT
+from parley.transports.held_audio import HeldReply
 from parley.transports.native import CLOSE_NORMAL, Connection, _deny
 from parley.transports.openai_realtime_events import RealtimeEvents, error_event
 from parley.transports.openai_realtime_session import FORMATS, Invalid, as_dict, session_update
@@ -40,6 +41,8 @@ router = APIRouter()
 
 KEY_PROTOCOL = "openai-insecure-api-key."
 MAX_TEXT = 4000
+# Parley cuts (or pauses) a reply itself when the user speaks: clients must not cancel
+TURN_DETECTION = {"type": "server_vad", "create_response": True, "interrupt_response": True}
 
 
 class RealtimeConnection(Connection):
@@ -48,6 +51,7 @@ class RealtimeConnection(Connection):
         self.wire_out = WireAudio("pcm16", 24000)
         self.events = RealtimeEvents(self.send)
         self.formats = {"input": "audio/pcm", "output": "audio/pcm"}
+        self.held = HeldReply()  # a paused reply's audio, sent again on resume
 
     def send(self, message: dict[str, Any]) -> None:
         self._put(json.dumps(message))
@@ -62,6 +66,11 @@ class RealtimeConnection(Connection):
 
     async def event(self, event: ev.Event) -> None:
         self.events.map(event)
+        if isinstance(event, ev.ReplyPaused):  # the client flushes at speech_started
+            self.held.pause(event.played_ms)
+            self.wire_out.end(cut=True)
+        elif isinstance(event, ev.ReplyResumed):
+            await self.audio(np.zeros(0, np.int16), 0)
         if isinstance(event, ev.ToolCallEvent):
             # parallel calls are announced back to back: close the response after them
             asyncio.get_running_loop().call_soon(self.events.close)
@@ -69,9 +78,14 @@ class RealtimeConnection(Connection):
             await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
 
     async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
-        self.events.audio(self.wire_out.encode(samples, sample_rate))
+        if (resend := self.held.take_resend()) is not None:  # resumed: what was flushed
+            self.events.audio(self.wire_out.encode(*resend))
+        if len(samples):
+            self.held.add(samples, sample_rate)
+            self.events.audio(self.wire_out.encode(samples, sample_rate))
 
     async def audio_end(self, cut: bool) -> None:
+        self.held.end()
         self.events.audio_end(self.wire_out.end(cut), cut)
 
     def send_error(self, code: str, message: str) -> None:
@@ -173,7 +187,7 @@ class RealtimeSession:
             "output_modalities": ["audio"],
             "tools": tools,
             "audio": {
-                "input": {"format": fmt["input"], "turn_detection": {"type": "server_vad"}},
+                "input": {"format": fmt["input"], "turn_detection": TURN_DETECTION},
                 "output": {
                     "format": fmt["output"],
                     "voice": self.openai_voice or self.conv.persona.voice_id,

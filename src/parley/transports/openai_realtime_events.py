@@ -6,6 +6,12 @@ tool call of a reply) and closed with exactly one `response.done`: `completed` w
 reply played out or asked for tools, `cancelled` (`turn_detected`) when the user cut in.
 A reply that calls tools and then goes on is two responses, as on OpenAI: the second
 opens when the engine speaks again after the results.
+
+A paused reply (a voice over it) sends `input_audio_buffer.speech_started` at once, as
+OpenAI's server VAD does: clients flush playback (and may truncate). If the engine then
+cuts the reply, that was the user's turn starting (no second `speech_started`); if it
+resumes, `speech_stopped` closes the speech without a committed item, and the audio from
+the paused position is sent again in the same response (`held_audio.py`).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class RealtimeEvents:
         self._said = ""
         self.heard_ms = 0  # user audio received (audio_start_ms / audio_end_ms)
         self.cancel_reason = "turn_detected"  # why the next cut reply was cut
+        self._told_speaking = False  # a pause sent speech_started already
 
     def event_id(self) -> str:
         return f"event_{next(self._ids):06d}"
@@ -153,15 +160,26 @@ class RealtimeEvents:
                 if self.typed_turns:
                     self.typed_turns -= 1
                     return
-                self.user_item = ids.new_id("item")
-                self.emit(
-                    "input_audio_buffer.speech_started",
-                    audio_start_ms=self.heard_ms,
-                    item_id=self.user_item,
-                )
+                if self._told_speaking:  # the paused reply was cut: said at the pause
+                    self._told_speaking = False
+                    return
+                self._speech_started()
+            case ev.ReplyPaused():
+                self._told_speaking = True
+                self._speech_started()
+            case ev.ReplyResumed():
+                self._told_speaking = False
+                item_id, self.user_item = self.user_item, None
+                if item_id is not None:  # a backchannel: no item is committed
+                    self.emit(
+                        "input_audio_buffer.speech_stopped",
+                        audio_end_ms=self.heard_ms,
+                        item_id=item_id,
+                    )
             case ev.TranscriptEvent(role="user", text=text, is_final=True):
                 self._user_heard(text)
             case ev.TurnStart(role="assistant"):
+                self._told_speaking = False
                 self._message()
             case ev.TranscriptEvent(role="assistant", text=text, is_final=False):
                 resp, item = self._message()
@@ -185,6 +203,11 @@ class RealtimeEvents:
                 self._tool_call(cid, name, args)
             case ev.ErrorEvent(code=code, message=message):
                 self._send(error_event(self.event_id(), code, message))
+
+    def _speech_started(self) -> None:
+        self.user_item = ids.new_id("item")
+        start = self.heard_ms
+        self.emit("input_audio_buffer.speech_started", audio_start_ms=start, item_id=self.user_item)
 
     def _user_heard(self, text: str) -> None:
         item_id, self.user_item = self.user_item, None
