@@ -29,6 +29,7 @@ from parley.engine.answering import (
     ToolsCalled,
     UserTurnCommitted,
 )
+from parley.engine.ending import keep_user_turn
 from parley.engine.ledger import NewTurn, TurnLedger
 from parley.engine.listener import Listener, SpeechPaused, SpeechStarted, VoiceOnset
 from parley.engine.live import LiveParts, Observer
@@ -315,9 +316,9 @@ class Conversation(LiveParts):
 
     # --- typed input and live control -----------------------------------------------
 
-    async def inject_user_message(self, text: str) -> None:
-        """A typed user turn (same path as speech from the LLM on); refused while the
-        user's spoken turn is open."""
+    async def inject_user_message(self, text: str, meta: dict[str, Any] | None = None) -> None:
+        """A typed user turn (same path as speech from the LLM on; `meta`: stored with
+        it); refused while the user's spoken turn is open."""
         phase = self.sm.phase
         if isinstance(phase, UserSpeaking | Endpointing | Preparing | Paused):
             return await self._refuse("The user is speaking.")
@@ -329,7 +330,7 @@ class Conversation(LiveParts):
         job = self._new_job(self._clock.now())
         self._go(Thinking(job), "user message injected")
         await self.emit(ev.TurnStart(role="user"))
-        _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0))
+        _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0, meta=meta))
         job.task = self._spawn(self.answerer.answer_typed(job, write), "reply")
 
     def cancel_reply(self, why: str = "reply cancelled by the client") -> bool | None:
@@ -380,14 +381,12 @@ class Conversation(LiveParts):
         job = self._job  # (none when the reply itself ends it: max_turns, after it was over)
         if isinstance(phase, Endpointing):
             phase.decision.cancel()
-        if isinstance(phase, Preparing):
-            # the reply was still being prepared: the user's turn was heard, keep it
+        if isinstance(phase, Preparing):  # nothing said yet
             self.answerer.drop(phase.job)
-            if text := await phase.user.transcript(self._clock):
-                turn = NewTurn("user", text, phase.user.started_at, phase.user.duration_ms)
-                self.ledger.append(turn)
         elif job is not None:
             self.answerer.cut(job, tell=False)
+        # the user's turn in flight was heard: keep it (ending.py)
+        await keep_user_turn(phase, self.listener, self.ledger, self._clock, self._close_segment)
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored
