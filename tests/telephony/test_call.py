@@ -80,6 +80,15 @@ async def test_a_spoken_question_gets_a_spoken_answer(
         await media.wait(lambda: len(media.echoed) == len(media.of("mark")), "all marks echoed")
         heard = np.concatenate(media.heard)
         assert heard.size / 8000 > 2.5
+        # paced in real time: the greeting's chunks came over as long as it plays, less the
+        # pacer's lead (200 ms), not in a burst
+        marks = [
+            (t, int(m["mark"]["name"].split(":")[1]))
+            for t, m in zip(media.arrivals, media.received, strict=True)
+            if m["event"] == "mark" and m["mark"]["name"].startswith("0:")
+        ]
+        span_ms = (marks[-1][0] - marks[0][0]) * 1000
+        assert marks[-1][1] - marks[0][1] - 300 < span_ms < marks[-1][1] + 500
         assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 300
         assert rec["status"] == "active"
     finally:
