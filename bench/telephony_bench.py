@@ -1,8 +1,9 @@
 """Telephone-band speech (8 kHz μ-law, 300–3400 Hz) against 16 kHz, through the same
-listener path: Silero VAD + the speech detector, pocketsphinx (interim and final words),
+listener path: Silero VAD + the speech detector, the recogniser (interim and final words),
 Smart Turn v3 and the end-of-turn policy.
 
-    python -m bench.telephony_bench            # the bench's sentences, two voices
+    python -m bench.telephony_bench                     # Whisper tiny.en (the default STT)
+    python -m bench.telephony_bench --stt pocketsphinx  # the bench's sentences, two voices
 
 Each utterance is the project's espeak-ng speech (`tests/speech.py`) at 16 kHz, and the
 same speech as a phone line carries it: band-limited to 300–3400 Hz, resampled to
@@ -18,6 +19,10 @@ transport does. Figures per band:
   prepares a reply then but speaks only after 700 ms of silence (`speak_after_ms`), so
   on these pauses an early decision costs nothing; it is the margin that shrinks;
 - end of turn: the silence required after the true end (the policy's wait), its mean.
+
+Audio is fed as fast as the models take it; Whisper's interim decodes (asked for every
+1 s of audio and at each pause, as in a call) are awaited as they are asked for, i.e. on
+a machine that keeps up, so the interim words the policy reads are deterministic.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from parley.audio.codecs import make_codec
 from parley.audio.resample import resample
 from parley.audio.wire import WireAudio
 from parley.engine.endpointing import EndpointPolicy
+from parley.providers.stt.base import STTProvider, STTStream
 from parley.providers.stt.pocketsphinx import PocketsphinxSTT
+from parley.providers.stt.whisper import WhisperSTT
 from parley.providers.turn.smart_turn import SmartTurn
 from parley.providers.vad.detector import SpeechDetector, VADEvent
 from parley.providers.vad.silero import SileroVAD
@@ -82,7 +89,7 @@ class Band:
 class Listener:
     """The listener's models on one utterance, frame by frame, as the engine runs them."""
 
-    def __init__(self, vad: SileroVAD, stt: PocketsphinxSTT, turn: SmartTurn) -> None:
+    def __init__(self, vad: SileroVAD, stt: STTProvider, turn: SmartTurn) -> None:
         self.vad, self.stt, self.turn = vad, stt, turn
         self.policy = EndpointPolicy()
 
@@ -101,7 +108,7 @@ class Listener:
                 frame = audio[start : start + FRAME]
                 update = detector.update(stream.probability(frame))
                 stt.feed(frame)
-                await asyncio.sleep(0)  # the recogniser's replies are read meanwhile
+                await keep_up(stt)
                 if update.event is VADEvent.SPEECH_START and onset is None:
                     onset = (start + FRAME - onset_sample) * 1000 / 16000
                 if update.event is VADEvent.SPEECH_END:
@@ -120,8 +127,24 @@ class Listener:
         return {"onset": onset, "waits": waits, "text": text}
 
 
-async def measure(sentences: list[tuple[str, int | None]], voices: tuple[str, ...]) -> None:
-    vad, turn, stt = SileroVAD(), SmartTurn(), PocketsphinxSTT(workers=1, finish_timeout=300)
+async def keep_up(stt: STTStream) -> None:
+    """Let the recogniser's replies be read; wait for a Whisper decode in flight."""
+    await asyncio.sleep(0)
+    in_flight = getattr(stt, "_in_flight", None)
+    if in_flight is not None:
+        await asyncio.wait({in_flight})
+
+
+def recogniser(name: str) -> STTProvider:
+    if name == "pocketsphinx":
+        return PocketsphinxSTT(workers=1, finish_timeout=300)
+    return WhisperSTT(threads=1)
+
+
+async def measure(
+    sentences: list[tuple[str, int | None]], voices: tuple[str, ...], stt_name: str
+) -> None:
+    vad, turn, stt = SileroVAD(), SmartTurn(), recogniser(stt_name)
     vad.load()
     listener = Listener(vad, stt, turn)
     bands = {"16 kHz": Band(), "8 kHz μ-law": Band()}
@@ -151,6 +174,7 @@ async def measure(sentences: list[tuple[str, int | None]], voices: tuple[str, ..
                         band.end_waits_ms.append(int(waits["end"]))
     finally:
         await stt.close()
+    print(f"STT: {stt_name}")
     report(bands)
 
 
@@ -187,11 +211,13 @@ def report(bands: dict[str, Band]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--voices", nargs="+", default=list(VOICES))
+    parser.add_argument("--stt", choices=("whisper", "pocketsphinx"), default="whisper")
+    parser.add_argument("--limit", type=int, default=None, help="the first N sentences only")
     args = parser.parse_args()
     sentences: list[tuple[str, int | None]] = [(s, None) for s in PLAIN]
     for i, (first, second) in enumerate(PAUSED):
         sentences.append((f"{first}|{second}", PAUSES_MS[i % len(PAUSES_MS)]))
-    asyncio.run(measure(sentences, tuple(args.voices)))
+    asyncio.run(measure(sentences[: args.limit], tuple(args.voices), args.stt))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from typing import Any
 
@@ -79,6 +80,15 @@ async def test_a_spoken_question_gets_a_spoken_answer(
         await media.wait(lambda: len(media.echoed) == len(media.of("mark")), "all marks echoed")
         heard = np.concatenate(media.heard)
         assert heard.size / 8000 > 2.5
+        # paced in real time: the greeting's chunks came over as long as it plays, less the
+        # pacer's lead (200 ms), not in a burst
+        marks = [
+            (t, int(m["mark"]["name"].split(":")[1]))
+            for t, m in zip(media.arrivals, media.received, strict=True)
+            if m["event"] == "mark" and m["mark"]["name"].startswith("0:")
+        ]
+        span_ms = (marks[-1][0] - marks[0][0]) * 1000
+        assert marks[-1][1] - marks[0][1] - 300 < span_ms < marks[-1][1] + 500
         assert np.sqrt(np.mean(heard.astype(np.float64) ** 2)) > 300
         assert rec["status"] == "active"
     finally:
@@ -136,11 +146,12 @@ async def test_barge_in_clears_and_history_holds_what_the_marks_say_was_heard(
 
 
 async def test_keypad_digits_reach_the_model_and_bad_messages_do_not_end_the_call(
-    server: ServerThread, client: httpx.Client, llm: LLMServer
+    server: ServerThread, client: httpx.Client, llm: LLMServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     llm.responder = lambda req: Script(text("Thank you."))
     answer, sid = await call(server, client)
     media = await TwilioMedia.connect(answer, server.ws_url)
+    caplog.set_level(logging.WARNING, logger="parley.telephony")
     try:
         await media.ws.send("this is not json")
         await media.ws.send('{"no_event": 1}')
@@ -154,6 +165,10 @@ async def test_keypad_digits_reach_the_model_and_bad_messages_do_not_end_the_cal
         await media.quiet(0.5)
         rec = await wait_history(client, sid, lambda r: len(r["history"]) >= 2)
         assert rec["history"][0]["text"] == "[keypad: 4 2 #]"
+        assert rec["history"][0]["metadata"] == {"dtmf": "42#"}  # the digits, as data
+        # each bad message is named in the log (Twilio has no error message to send)
+        for reason in ("not JSON", "no string 'event'", "'media.payload' is not base64"):
+            assert "malformed message ignored" in caplog.text and reason in caplog.text
         assert llm.chat_requests[-1].body["messages"][-1] == {
             "role": "user",
             "content": "[keypad: 4 2 #]",
@@ -163,21 +178,27 @@ async def test_keypad_digits_reach_the_model_and_bad_messages_do_not_end_the_cal
         await media.quiet(2.0)
         rec = await wait_history(client, sid, lambda r: len(r["history"]) >= 4)
         assert rec["history"][2]["text"] == "[keypad: 7]"
+        assert rec["history"][2]["metadata"] == {"dtmf": "7"}
+        assert "metadata" not in rec["history"][1] or "dtmf" not in rec["history"][1]["metadata"]
         assert media.closed is None
     finally:
         await media.close()
 
 
-async def test_hanging_up_mid_reply_ends_the_session_and_keeps_what_was_heard(
+async def test_hanging_up_mid_reply_keeps_what_the_marks_say_was_heard(
     server: ServerThread, client: httpx.Client, llm: LLMServer
 ) -> None:
     llm.responder = lambda req: Script(text(LONG_REPLY))
     answer, sid = await call(server, client)
-    media = await TwilioMedia.connect(answer, server.ws_url)
+    # a slow phone network: the caller hears the reply 600 ms after it is sent
+    media = await TwilioMedia.connect(answer, server.ws_url, playout_delay_s=0.6)
     try:
-        await media.dtmf("#")
-        await media.wait(lambda: media.reply_seconds() > 2.0, "reply audio")
-        await media.quiet(1.5)
+        await media.quiet(0.3)
+        await media.say(speak("What are your opening hours?"))
+        await media.wait(lambda: media.reply_seconds() > 2.0, "reply audio", timeout=40)
+        await media.wait(lambda: len(media.echoed) > 20, "marks echoed")
+        echoed_before = list(media.echoed)
+        hung_up = time.monotonic()
         await media.stop()
         await media.wait_closed()
     finally:
@@ -185,8 +206,39 @@ async def test_hanging_up_mid_reply_ends_the_session_and_keeps_what_was_heard(
     rec = await wait_history(client, sid, lambda r: r["status"] == "ended")
     turns = rec["history"]
     assert [t["role"] for t in turns] == ["user", "assistant"]
-    assert turns[1]["interrupted"] is True
-    assert LONG_REPLY.startswith(turns[1]["text"]) and turns[1]["text"] != LONG_REPLY
+    cut = turns[1]
+    assert cut["interrupted"] is True
+    assert LONG_REPLY.startswith(cut["text"]) and 0 < len(cut["text"]) < len(LONG_REPLY)
+    # what was heard is a mark Twilio echoed: the latest one it had when the caller hung up
+    reply = echoed_before[-1][1].split(":")[0]
+    echoed_ms = [int(n.split(":")[1]) for _, n in media.echoed if n.startswith(f"{reply}:")]
+    assert cut["duration_ms"] in echoed_ms
+    assert cut["duration_ms"] >= int(echoed_before[-1][1].split(":")[1])
+    # the marks, not the pacer: the pacer counts the 600 ms in the network as heard
+    assert cut["duration_ms"] < (hung_up - media.first_arrival("media")) * 1000 - 300
+
+
+async def test_hanging_up_mid_sentence_stores_the_words_said(
+    server: ServerThread, client: httpx.Client, llm: LLMServer
+) -> None:
+    """The caller is cut off mid-sentence: the recogniser's final on what was heard is
+    stored as the caller's turn (not answered: the call is over)."""
+    llm.responder = lambda req: Script(text("We open at nine."))
+    answer, sid = await call(server, client)
+    media = await TwilioMedia.connect(answer, server.ws_url)
+    words = speak("I would like to book a table for two people tonight at the restaurant")
+    try:
+        await media.quiet(0.3)
+        await media.say(words[: words.size * 2 // 3])  # the line drops two thirds of the way
+        await media.stop()
+        await media.wait_closed()
+    finally:
+        await media.close()
+    rec = await wait_history(client, sid, lambda r: r["status"] == "ended")
+    [turn] = rec["history"]
+    assert turn["role"] == "user" and turn["text"].strip()
+    assert 0 < turn["duration_ms"] <= words.size * 2 // 3 / 16 + 100
+    assert llm.chat_requests == []
 
 
 async def test_a_stream_token_opens_one_stream_only(

@@ -29,6 +29,7 @@ from parley.engine.answering import (
     ToolsCalled,
     UserTurnCommitted,
 )
+from parley.engine.ending import keep_user_turn
 from parley.engine.ledger import NewTurn, TurnLedger
 from parley.engine.limits import Watchdog
 from parley.engine.listener import AudioDropped, Listener, SpeechPaused, SpeechStarted, VoiceOnset
@@ -324,9 +325,9 @@ class Conversation(LiveParts):
 
     # --- typed input and live control -----------------------------------------------
 
-    async def inject_user_message(self, text: str) -> None:
-        """A typed user turn (same path as speech from the LLM on); refused while the
-        user's spoken turn is open."""
+    async def inject_user_message(self, text: str, meta: dict[str, Any] | None = None) -> None:
+        """A typed user turn (same path as speech from the LLM on; `meta`: stored with
+        it); refused while the user's spoken turn is open."""
         phase = self.sm.phase
         if isinstance(phase, UserSpeaking | Endpointing | Preparing | Paused):
             return await self._refuse("The user is speaking.")
@@ -340,7 +341,7 @@ class Conversation(LiveParts):
         job = self._new_job(self._clock.now())
         self._go(Thinking(job), "user message injected")
         await self.emit(ev.TurnStart(role="user"))
-        _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0))
+        _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0, meta=meta))
         job.task = self._spawn(self.answerer.answer_typed(job, write), "reply")
 
     def cancel_reply(self, why: str = "reply cancelled by the client") -> bool | None:
@@ -404,14 +405,12 @@ class Conversation(LiveParts):
         job = self._job  # (none when the reply itself ends it: max_turns, after it was over)
         if isinstance(phase, Endpointing):
             phase.decision.cancel()
-        if isinstance(phase, Preparing):
-            # the reply was still being prepared: the user's turn was heard, keep it
+        if isinstance(phase, Preparing):  # nothing said yet
             self.answerer.drop(phase.job)
-            if text := await phase.user.transcript(self._clock):
-                turn = NewTurn("user", text, phase.user.started_at, phase.user.duration_ms)
-                self.ledger.append(turn)
         elif job is not None:
             self.answerer.cut(job, tell=False)
+        # the user's turn in flight was heard: keep it (ending.py)
+        await keep_user_turn(phase, self.listener, self.ledger, self._clock, self._close_segment)
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
         await self.ledger.drain()  # a cut reply or a typed turn still being stored

@@ -35,14 +35,15 @@ log = logging.getLogger("parley.telephony")
 
 RATE = 8000
 DRAIN_TIMEOUT_S = 10.0  # the far end's buffer: at most this long for the last marks
-DTMF_PAUSE_S = 1.5
-MAX_DIGITS = 64  # in one keypad turn  # digits this close together are one keypad turn
-OPEN_TURN = (State.USER_SPEAKING, State.ENDPOINTING, State.PREPARING)
+DTMF_PAUSE_S = 1.5  # digits this close together are one keypad turn
+MAX_DIGITS = 64  # in one keypad turn
+OPEN_TURN = (State.USER_SPEAKING, State.ENDPOINTING, State.PREPARING, State.PAUSED)
 TRANSFER_FAILED = "Sorry, I could not transfer your call."
 
 
 def keypad_text(digits: str) -> str:
-    """How DTMF digits reach the model: a typed user turn, e.g. `[keypad: 1 2 3 #]`."""
+    """How DTMF digits reach the model: a typed user turn, e.g. `[keypad: 1 2 3 #]`
+    (stored with the digits as data too: the turn's `metadata.dtmf`, e.g. "123#")."""
     return f"[keypad: {' '.join(digits)}]"
 
 
@@ -155,7 +156,7 @@ class TwilioCall(Connection):
         digits, self._digits = self._digits, ""
         self._dtmf_task = None
         if digits and conv.state is not State.ENDED:
-            await conv.inject_user_message(keypad_text(digits))
+            await conv.inject_user_message(keypad_text(digits), meta={"dtmf": digits})
 
     # --- call control -------------------------------------------------------------------
 
