@@ -12,13 +12,13 @@ from tests.doubles.llm_server import LLMServer
 from tests.harness import ServerThread, fresh_database_url, server_settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def llm() -> Iterator[LLMServer]:
     with LLMServer() as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     tmp: Path = tmp_path_factory.mktemp("playground")
     settings = server_settings(

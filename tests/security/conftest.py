@@ -12,11 +12,11 @@ from tests.harness import ServerThread, fresh_database_url, server_settings
 from tests.net.webserver import WebServer
 from tests.stream import conftest as stream_conftest
 
-llm = stream_conftest.llm  # the LLM double, one per module, reset before each test
+llm = stream_conftest.llm  # the LLM double, one per package, reset before each test
 _reset_llm = stream_conftest._reset_llm
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     tmp = tmp_path_factory.mktemp("secure")
     settings = server_settings(

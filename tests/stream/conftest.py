@@ -11,7 +11,7 @@ from tests.doubles.llm_server import LLMServer
 from tests.harness import ServerThread, llm_backed_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def llm() -> Iterator[LLMServer]:
     with LLMServer() as server:
         yield server
@@ -23,7 +23,7 @@ def _reset_llm(llm: LLMServer) -> Iterator[None]:
     yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(llm: LLMServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     # A stalled LLM fails its turn after 4 s here (PARLEY_LLM_FIRST_TOKEN_TIMEOUT_S; 15 s
     # by default): the double answers at once otherwise.

@@ -17,7 +17,7 @@ NUMBER = "+15557650000"
 DESK = "+15557659999"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def llm() -> Iterator[LLMServer]:
     with LLMServer() as server:
         yield server
@@ -30,13 +30,13 @@ def _reset_llm(llm: LLMServer) -> Iterator[None]:
     yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def twilio_api() -> Iterator[TwilioAPI]:
     with TwilioAPI(ACCOUNT_SID, AUTH_TOKEN) as api:
         yield api
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(
     llm: LLMServer, twilio_api: TwilioAPI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerThread]:
