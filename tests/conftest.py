@@ -51,6 +51,8 @@ def _group_for_workers(items: list[pytest.Item]) -> None:
             continue
         module = item.nodeid.split("::")[0]
         realtime = item.get_closest_marker("realtime") or module in REALTIME_MODULES
+        if realtime:
+            item.add_marker(pytest.mark.realtime)  # so `-m realtime` selects them
         item.add_marker(pytest.mark.xdist_group("realtime" if realtime else module))
 
 
