@@ -17,7 +17,7 @@ from parley.engine import events as ev
 from parley.transports.deepgram_events import DeepgramEvents, error
 from parley.transports.deepgram_settings import AgentSetup
 from parley.transports.held_audio import HeldReply
-from parley.transports.native import CLOSE_NORMAL, Connection
+from parley.transports.native import Connection, close_for
 from parley.transports.params import StreamParams
 
 
@@ -51,7 +51,7 @@ class AgentConnection(Connection):
         elif isinstance(event, ev.ReplyResumed):
             await self.audio(np.zeros(0, np.int16), 0)
         if isinstance(event, ev.SessionEnded):
-            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
+            await self.close(*close_for(event.reason))
 
     async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
         if self.wire_out is None:

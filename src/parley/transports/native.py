@@ -42,9 +42,20 @@ router = APIRouter()
 
 SUBPROTOCOL_TOKEN_PREFIX = "token."
 CLOSE_NORMAL = 1000
+CLOSE_DELETED = 4000  # the session was ended through the API (DELETE, its agent's changes)
 CLOSE_TOO_SLOW = 4008
 CLOSE_REPLACED = 4409
 MAX_OUTBOX = 4000  # queued messages (≈80 s of 20 ms audio) before a client counts as stuck
+
+
+def close_for(reason: str) -> tuple[int, str]:
+    """The close code and reason of a socket whose session ended with `reason`: 4000 when
+    it was ended through the API, 1000 otherwise (README: "Close codes")."""
+    if reason == "deleted":
+        return CLOSE_DELETED, "session deleted"
+    if reason.startswith("agent_"):  # agent_paused, agent_updated, agent_deleted
+        return CLOSE_DELETED, reason.replace("_", " ")
+    return CLOSE_NORMAL, f"session ended: {reason}"
 
 
 class Connection:
@@ -64,7 +75,7 @@ class Connection:
     async def event(self, event: ev.Event) -> None:
         self._put(json.dumps(public_event(to_json(event))))  # no internal URLs (issue 12)
         if isinstance(event, ev.SessionEnded):
-            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
+            await self.close(*close_for(event.reason))
 
     async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
         for message in self.wire.encode(samples, sample_rate):

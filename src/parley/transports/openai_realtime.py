@@ -30,7 +30,7 @@ from parley.engine.conversation import Conversation
 from parley.providers.stt.base import STTError
 from parley.transports.deepgram_settings import DEFAULT_PROMPT
 from parley.transports.held_audio import HeldReply
-from parley.transports.native import CLOSE_NORMAL, Connection, _deny
+from parley.transports.native import CLOSE_NORMAL, Connection, _deny, close_for
 from parley.transports.openai_realtime_events import RealtimeEvents, error_event
 from parley.transports.openai_realtime_session import FORMATS, Invalid, as_dict, session_update
 from parley.transports.params import StreamParams
@@ -75,7 +75,7 @@ class RealtimeConnection(Connection):
             # parallel calls are announced back to back: close the response after them
             asyncio.get_running_loop().call_soon(self.events.close)
         if isinstance(event, ev.SessionEnded):
-            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
+            await self.close(*close_for(event.reason))
 
     async def audio(self, samples: np.ndarray, sample_rate: int) -> None:
         if (resend := self.held.take_resend()) is not None:  # resumed: what was flushed

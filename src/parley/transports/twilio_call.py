@@ -27,7 +27,7 @@ from parley.engine import events as ev
 from parley.engine.call_control import BUILT_INS, END_CALL, TRANSFER_CALL, CallControl
 from parley.engine.conversation import Conversation
 from parley.engine.state import State
-from parley.transports.native import CLOSE_NORMAL, Connection
+from parley.transports.native import Connection, close_for
 from parley.transports.params import StreamParams
 from parley.transports.twilio_rest import TwilioCalls, TwilioRestError
 
@@ -79,7 +79,7 @@ class TwilioCall(Connection):
             self._next_reply()
         elif isinstance(event, ev.SessionEnded):
             log.info("call %s: session ended (%s); hanging up", self.call_sid, event.reason)
-            await self.close(CLOSE_NORMAL, f"session ended: {event.reason}")
+            await self.close(*close_for(event.reason))
         elif isinstance(event, ev.ToolCallEvent):
             self._tool_call(event)
         elif isinstance(event, ev.TurnEnd) and event.role == "assistant":

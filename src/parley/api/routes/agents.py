@@ -20,7 +20,6 @@ from parley.api.listing import (
     list_request,
     page_body,
 )
-from parley.api.routes.conversations import CLOSE_DELETED
 from parley.api.schemas import (
     CONFLICT_RESPONSES,
     ERROR_RESPONSES,
@@ -39,6 +38,7 @@ from parley.api.urls import websocket_url
 from parley.api.validation import check_language, check_settings, check_voice
 from parley.store.records import AgentRecord, ConversationRecord
 from parley.timeutil import iso, utcnow
+from parley.transports.native import close_for
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 DEFAULT_CONTEXT_WINDOW = 50
@@ -141,8 +141,8 @@ async def end_live_sessions(ctx: ServerContext, agent_id: str, reason: str) -> l
     """End every live session of the agent (their streams close); their ids."""
     terminated = await ctx.store.conversations.live_ids_of_agent(agent_id)
     for session_id in terminated:
-        await ctx.live.close(session_id, CLOSE_DELETED, reason.replace("_", " "))
-        await ctx.sessions.end(session_id, reason)
+        await ctx.sessions.end(session_id, reason)  # as DELETE of the conversation does
+        await ctx.live.close(session_id, *close_for(reason))
         await ctx.store.conversations.end(session_id, reason=reason)
     return terminated
 

@@ -29,11 +29,11 @@ from parley.api.validation import check_language, check_settings, check_voice
 from parley.store.records import ConversationRecord, TurnRecord
 from parley.timeutil import iso
 from parley.transcripts import to_text, to_webvtt
+from parley.transports.native import close_for
 from parley.transports.params import parse_scopes
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-CLOSE_DELETED = 4000  # WebSocket close code: the session was ended through the API
 STATUSES = ("ready", "active", "ended")
 TRANSCRIPT_TYPES = {"txt": "text/plain; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 
@@ -223,8 +223,11 @@ async def delete_conversation(
     rec = await ctx.store.conversations.get(session_id, account)
     if rec is None:
         raise not_found("conversation", session_id, "session_id")
-    await ctx.live.close(session_id, CLOSE_DELETED, "session deleted")
+    # The conversation ends first, with its socket open: the turn being heard (the
+    # recogniser finishing it) is stored, the client is told `session_ended`, and the
+    # transport closes with 4000. A socket left over (not live here) is closed after.
     await ctx.sessions.end(session_id, "deleted")
+    await ctx.live.close(session_id, *close_for("deleted"))
     ended = await ctx.store.conversations.end(session_id, reason="deleted")
     assert ended is not None
     return ended_out(ended)
