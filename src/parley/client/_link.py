@@ -49,6 +49,16 @@ BaselineFn = Callable[[], Awaitable[str | None]]
 CLIENT_CLOSED = "closed by the client"
 
 
+def ended_error(code: int, message: str) -> ParleyError | None:
+    """What the `close` event of a stream whose session ended carries as `error`: None for
+    an ordinary end (1000), else why (4000: ended through the API)."""
+    if code == 1000:
+        return None
+    return ParleyError(
+        None, STREAM_CLOSED, f"the server closed the stream: {message}", close_code=code
+    )
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     """How to stream; see `conversations.stream` for the meaning of each field."""
@@ -191,7 +201,8 @@ class StreamLink:
                     return
                 if self.delivery.session_ended is not None:
                     why = reason or f"session ended: {self.delivery.session_ended}"
-                    await self._finish(Close(code=code, reason=why))
+                    # ended through the API (4000: deleted, its agent changed) is an error
+                    await self._finish(Close(code=code, reason=why, error=ended_error(code, why)))
                     return
                 error = ParleyError(
                     None,

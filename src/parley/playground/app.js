@@ -316,7 +316,8 @@ function onClose(s, code, reason) {
   if (session !== s) return;
   if (!s.stopping) {
     let text = closeMessage(code, reason);
-    if (s.endedReason) text = `The session ended (${s.endedReason}).`;
+    // 4000 (ended through the API) says so; other ends say their reason
+    if (s.endedReason && code !== 4000) text = `The session ended (${s.endedReason}).`;
     if (code === 1006 && !s.everOpened) text = "Could not open the stream (refused or unreachable).";
     showAlert(text, code === 1000 ? "info" : "error", `close_${code}`);
   }

@@ -48,12 +48,16 @@ CLOSE_REPLACED = 4409
 MAX_OUTBOX = 4000  # queued messages (≈80 s of 20 ms audio) before a client counts as stuck
 
 
+# Session end reasons of an agent's change through the API (`api/routes/agents.py`).
+ENDED_THROUGH_AGENT = frozenset({"agent_paused", "agent_updated", "agent_deleted"})
+
+
 def close_for(reason: str) -> tuple[int, str]:
     """The close code and reason of a socket whose session ended with `reason`: 4000 when
     it was ended through the API, 1000 otherwise (README: "Close codes")."""
     if reason == "deleted":
         return CLOSE_DELETED, "session deleted"
-    if reason.startswith("agent_"):  # agent_paused, agent_updated, agent_deleted
+    if reason in ENDED_THROUGH_AGENT:
         return CLOSE_DELETED, reason.replace("_", " ")
     return CLOSE_NORMAL, f"session ended: {reason}"
 
