@@ -49,7 +49,7 @@ BaselineFn = Callable[[], Awaitable[str | None]]
 CLIENT_CLOSED = "closed by the client"
 
 
-def ended_error(code: int, message: str) -> ParleyError | None:
+def ended_error(code: int | None, message: str) -> ParleyError | None:
     """What the `close` event of a stream whose session ended carries as `error`: None for
     an ordinary end (1000), else why (4000: ended through the API)."""
     if code == 1000:
