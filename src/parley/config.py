@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     agent_session_ttl_s: int = 3600
     session_idle_timeout_s: float = 600.0  # a live session nobody talks in ends ("idle")
     session_max_duration_s: float = 3600.0  # and any ends after this ("max_duration")
+    max_utterance_s: float = 120.0  # a user turn this long is ended and answered
     session_unstarted_s: float = 86_400.0  # a session never connected to ends ("abandoned")
     audio_max_speed: float = 1.5  # incoming audio faster than this × real time is dropped
     audio_burst_s: float = 10.0  # … beyond a backlog of this many seconds

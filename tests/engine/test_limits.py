@@ -202,3 +202,58 @@ async def test_an_unexpected_failure_mid_reply_is_said_and_the_conversation_goes
         ]
     finally:
         await h.close()
+
+
+async def test_a_turn_that_never_goes_quiet_is_capped_and_answered(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """A voice (or a noise) that never stops (the session's `max_utterance_s`: 5 s): the
+    turn ends at 5 s and is answered; the sound going on is not a new turn, nor an
+    interruption of the reply, until it has stopped once. Before the cap a turn stayed open
+    for as long as the sound lasted, its audio buffered by the recogniser."""
+    llm_server.queue(Script(text("I heard you.")))
+    h = await Harness.start(fake, policy=POLICY, settings={"max_utterance_s": 5})
+    try:
+        assert isinstance(h.providers.stt, FakeSTT)
+        h.providers.stt.say("a story that goes on and on")
+        await h.silence(0.2)
+        await h.feed(voice(12.0))  # 12 s without a pause
+        user_ends = h.sink.events(ev.TurnEnd, role="user")
+        assert len(user_ends) == 1 and user_ends[0].turn_id is not None
+        [capped] = h.log.went("endpointing", "the turn reached its maximum length")
+        assert 4.95 <= capped.t - 0.2 <= 5.0 + 0.1, capped  # (to a frame)
+        assert h.sink.events(ev.TurnStart, role="assistant"), "answered while the sound goes on"
+        await h.until(lambda: bool(h.sink.events(ev.TurnEnd, role="assistant")), max_seconds=10)
+        turns = await h.stored()
+        assert [(t.role, t.text, t.interrupted) for t in turns] == [
+            ("user", "a story that goes on and on", False),
+            ("assistant", "I heard you.", False),
+        ]
+        assert len(h.sink.events(ev.TurnStart, role="user")) == 1
+    finally:
+        await h.close()
+
+
+async def test_a_user_who_goes_on_after_the_cap_takes_the_floor_again(
+    fake: Providers, llm_server: LLMServer
+) -> None:
+    """The cap is a limit, not a gag: once the sound has stopped, speech starts a turn
+    again (here, over the capped turn's reply, which it interrupts)."""
+    llm_server.queue(Script(text(LONG)), Script(text("Sure.")))
+    h = await Harness.start(
+        fake, policy=POLICY, turn_model=FixedTurnModel(0.95), settings={"max_utterance_s": 5}
+    )
+    try:
+        assert isinstance(h.providers.stt, FakeSTT)
+        h.providers.stt.say("a long story", "wait a moment")
+        await h.silence(0.2)
+        await h.feed(voice(6.0))
+        await h.until(lambda: bool(h.sink.events(ev.TurnStart, role="assistant")), max_seconds=5)
+        await h.silence(0.5)
+        await h.feed(voice(2.0))  # "wait a moment": over the reply
+        await h.until(lambda: len(h.sink.events(ev.TurnEnd, role="assistant")) == 2, 20)
+        turns = await h.stored()
+        assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+        assert turns[1].interrupted and turns[2].text == "wait a moment"
+    finally:
+        await h.close()

@@ -32,6 +32,19 @@ def test_start_needs_sustained_speech() -> None:
     assert ups[-1].last_voiced_ms == ups[-1].frame_end_ms == 26 * 32
 
 
+def test_cut_speech_starts_again_only_after_a_quiet() -> None:
+    """`cut()` (a turn at its maximum length) ends the speech with no event; voice going
+    on does not start it again, nor do dips shorter than `stop_ms`; after a quiet it does."""
+    det = SpeechDetector(threshold=0.5, start_ms=96, stop_ms=160)  # 3 frames, 5 frames
+    assert events(feed(det, [0.9] * 4)) == [(VADEvent.SPEECH_START, 2)]
+    det.cut()
+    assert not det.in_speech and not det.candidate
+    ups = feed(det, [0.9] * 20 + [0.0] * 4 + [0.9] * 20)
+    assert events(ups) == [] and not any(u.in_speech for u in ups)
+    ups = feed(det, [0.0] * 5 + [0.9] * 3)
+    assert events(ups) == [(VADEvent.SPEECH_START, 7)]
+
+
 def test_dips_between_thresholds_do_not_cancel_a_start() -> None:
     det = SpeechDetector(threshold=0.5, start_ms=224)  # end threshold 0.35
     ups = feed(det, [0.9, 0.9, 0.4, 0.9, 0.9, 0.4, 0.9, 0.9, 0.9])

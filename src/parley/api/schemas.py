@@ -44,6 +44,13 @@ class SessionSettings(_Request):
         description="End the session this long after it started; null = the server's "
         "(PARLEY_SESSION_MAX_DURATION_S), which it cannot exceed.",
     )
+    max_utterance_s: int | None = Field(
+        None,
+        ge=5,
+        le=3600,
+        description="A user turn that lasts this long is ended and answered; null = the "
+        "server's (PARLEY_MAX_UTTERANCE_S, 120), which it cannot exceed.",
+    )
     # End of turn (engine/endpointing.py): silence after the user's last voiced frame.
     end_of_turn_fast_ms: int = Field(
         200, ge=0, le=5000, description="Wait when the turn model and the words agree."

@@ -71,7 +71,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         voices=voices,
         llm=llm,
         clock=clock or RealClock(),
-        limits=SessionLimits(settings.session_idle_timeout_s, settings.session_max_duration_s),
+        limits=SessionLimits(
+            settings.session_idle_timeout_s,
+            settings.session_max_duration_s,
+            settings.max_utterance_s,
+        ),
         audio_max_speed=settings.audio_max_speed,
         audio_burst_s=settings.audio_burst_s,
         webhook_client=functools.partial(

@@ -159,6 +159,23 @@ class Conversation(LiveParts):
                 self.spawn(self.emit(ev.audio_too_fast(event.seconds)), "audio_too_fast")
             elif isinstance(phase := self.sm.phase, Paused) and phase.user is None:
                 self._yielder.voice_gone(phase)
+        phase = self.sm.phase
+        if isinstance(phase, UserSpeaking) and self._turn_too_long(phase.user):
+            self._cap_turn(phase.user)
+
+    def _turn_too_long(self, user: UserTurn) -> bool:
+        """Whether the turn has lasted its maximum (since it began, or since it was last
+        capped: a user who goes on is heard in capped segments)."""
+        since = user.start_ms if user.capped_ms is None else user.capped_ms
+        return self.listener.stream_ms - since >= self.watchdog.limits.max_utterance_s * 1000
+
+    def _cap_turn(self, user: UserTurn) -> None:
+        """The user turn reached its maximum length: it ends here and is answered at once
+        (no silence to wait for; a noise that never stops makes one capped turn)."""
+        self.listener.cut_speech()
+        user.last_voiced_ms = user.capped_ms = self.listener.stream_ms
+        decision = self._spawn(self._decide_end_of_turn(user, capped=True), "endpoint")
+        self._go(Endpointing(user, decision), "the turn reached its maximum length")
 
     def _on_speech_start(self, event: SpeechStarted) -> None:
         phase = self.sm.phase
@@ -221,8 +238,8 @@ class Conversation(LiveParts):
         decision = self._spawn(self._decide_end_of_turn(phase.user), "endpoint")
         self._go(Endpointing(phase.user, decision), "user went quiet")
 
-    async def _decide_end_of_turn(self, user: UserTurn) -> None:
-        decision = await floor.end_of_turn(self._rt, self.listener, user, self.record)
+    async def _decide_end_of_turn(self, user: UserTurn, capped: bool = False) -> None:
+        decision = await floor.end_of_turn(self._rt, self.listener, user, self.record, capped)
         self._tell(decision)
         if self.listener.capturing:  # (an interruption's first words are decoded already)
             self._close_segment(user)

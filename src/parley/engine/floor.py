@@ -30,22 +30,28 @@ WORDS_POLL_MS = 32.0  # the words so far are read again this often while the sil
 
 
 async def end_of_turn(
-    rt: Runtime, listener: Listener, user: UserTurn, record: ConversationRecord
+    rt: Runtime,
+    listener: Listener,
+    user: UserTurn,
+    record: ConversationRecord,
+    capped: bool = False,
 ) -> EndOfTurnDecided:
     """Wait for as much silence as the signals ask for (see endpointing.py).
 
     Silence is re-measured after every wait: a voiced frame (the user drawing breath to
     go on) resets it at once, before the detector confirms speech again. The words are
     re-read too (their decode may land during the silence), and the turn is taken only
-    once they cover the speech, or after the normal wait at the latest.
+    once they cover the speech, or after the normal wait at the latest. A `capped` turn
+    (at its maximum length) is decided at once.
     """
     clock = rt.clock
     policy = rt.policy.for_session(record.settings)
     speech_ms = user.last_voiced_ms - user.start_ms
     probability = None
-    if policy.needs_model(speech_ms):
+    if policy.needs_model(speech_ms) and not capped:
         probability = await rt.predict_turn(listener.turn_audio())
-    while True:
+    need_ms, words = 0.0, None
+    while not capped:
         words = listener.stt.partial() if listener.stt.interim else None
         need_ms = policy.required_silence_ms(probability, words, speech_ms, record.language)
         quiet = listener.silence_ms(clock.now())
@@ -58,12 +64,13 @@ async def end_of_turn(
     user.eot_clock = clock.now()
     p = None if probability is None else round(probability, 3)
     log.info(
-        "session=%s end of turn: p=%s need=%dms speech=%dms words=%r",
+        "session=%s end of turn: p=%s need=%dms speech=%dms words=%r%s",
         record.id,
         p,
         need_ms,
         speech_ms,
         words,
+        " (capped: the turn reached its maximum length)" if capped else "",
     )
     return EndOfTurnDecided(record.id, probability, need_ms, speech_ms, words)
 

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 class SessionLimits:
     idle_timeout_s: float = 600.0
     max_duration_s: float = 3600.0
+    # One user turn (its speech, pauses inside it included) is ended and answered once it
+    # has lasted this long: the recogniser's buffer, and a noise that never stops, are
+    # bounded (engine/conversation.py `_cap_turn`).
+    max_utterance_s: float = 120.0
 
     def narrowed(self, settings: dict[str, Any]) -> SessionLimits:
         """These limits, or the session's own where they are shorter."""
@@ -46,6 +50,7 @@ class SessionLimits:
         return SessionLimits(
             pick("idle_timeout_s", self.idle_timeout_s),
             pick("max_duration_s", self.max_duration_s),
+            pick("max_utterance_s", self.max_utterance_s),
         )
 
 

@@ -209,6 +209,11 @@ class Listener:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(list(self._turn_audio))
 
+    def cut_speech(self) -> None:
+        """The turn has lasted its maximum: the speech ends here, as if the user had gone
+        quiet, and none starts again before a real quiet (`SpeechDetector.cut`)."""
+        self._detector.cut()
+
     def close_turn(self) -> None:
         """The turn is decided: stop capturing. STT audio of a next turn is held back
         until `release()`, so it does not leak into the transcript being finished."""

@@ -27,6 +27,7 @@ class UserTurn:
     eot_clock: float = 0.0
     stt_final_clock: float = 0.0
     hold_ms: float = 0.0  # the ready reply waited this long before its first audio
+    capped_ms: int | None = None  # stream time it was last cut at its maximum length
     # Final transcripts of the turn's segments: a turn decided too early and taken up
     # again by the user (before any reply audio) is one turn of several segments.
     segments: list[asyncio.Task[str]] = field(default_factory=list)

@@ -17,6 +17,9 @@ same audio always gives the same events at the same stream timestamps::
 - In speech, frames at or above `end_threshold` are voiced; `stop_ms` of consecutive frames
   below it end the speech segment (SPEECH_END). SPEECH_END is the VAD's "the user went
   quiet", not the end of the turn: the end-of-turn decision starts there.
+- `cut()` ends the speech segment at once (a turn at its maximum length): no speech can
+  start again until `stop_ms` of frames below `end_threshold` have been heard, so a voice
+  or a noise that never stops makes one capped turn, not a new one every few frames.
 """
 
 from __future__ import annotations
@@ -83,6 +86,16 @@ class SpeechDetector:
         self._silent_run = 0
         self._speech_start_ms: int | None = None
         self._last_voiced_ms: int | None = None
+        self._latched = False  # after `cut()`: quiet must come before speech can start
+
+    def cut(self) -> None:
+        """End the speech segment now (no SPEECH_END event: the caller decided it); speech
+        starts again only after a quiet of `stop_ms`."""
+        self._in_speech = False
+        self._candidate_start = None
+        self._candidate_voiced = 0
+        self._silent_run = 0
+        self._latched = True
 
     @property
     def in_speech(self) -> bool:
@@ -101,7 +114,12 @@ class SpeechDetector:
         index = self._frames
         self._frames += 1
         event = VADEvent.NONE
-        if self._in_speech:
+        if self._latched:
+            self._silent_run = self._silent_run + 1 if probability < self.end_threshold else 0
+            if self._silent_run >= self._stop_frames:
+                self._latched = False
+                self._silent_run = 0
+        elif self._in_speech:
             if probability >= self.end_threshold:
                 self._silent_run = 0
                 self._last_voiced_ms = self._ms(index + 1)
