@@ -88,3 +88,37 @@ async def test_a_finished_question_is_answered_promptly(
     breakdown = client.get(f"/v1/conversations/{sid}").json()["history"][1]["metadata"]["latency"]
     # not a speed target (those live in bench/): the turn ends on silence, not a timeout
     assert breakdown["end_of_turn_ms"] < 2000
+
+
+RUN_ON = (
+    "the quick brown fox jumps over the lazy dog and then runs all the way across the wide "
+    "green field to the old farmhouse near the river where the farmer keeps his many animals"
+)
+
+
+async def test_speech_that_never_pauses_is_answered_at_the_turns_maximum_length(
+    server: ServerThread, client: httpx.Client, api_key: str
+) -> None:
+    """9 s of run-on speech with no pause the detector hears, in a session whose
+    `max_utterance_s` is 5: the turn ends at 5 s and is answered while the speech goes on,
+    which neither starts a turn nor interrupts the reply. (Before, the turn stayed open
+    until the speech stopped.)"""
+    sid = new_conversation(client, settings={"max_utterance_s": 5})
+    stream = await StreamClient.connect(server.ws_url, sid, api_key)
+    try:
+        await stream.wait_for("session_started")
+        await stream.send_audio(np.concatenate([silence(0.3), speak(RUN_ON)]))
+        answered_while_speaking = bool(stream.of_type("turn_start", role="assistant"))
+        await stream.send_silence(1.0)
+        end = await stream.wait_for("turn_end", role="user", timeout=20)
+        await stream.wait_for("turn_end", role="assistant", timeout=30)
+        assert answered_while_speaking, stream.events
+        assert 4900 <= end["duration_ms"] <= 5300, end
+        assert len(stream.of_type("turn_start", role="user")) == 1, stream.events
+        assert not stream.of_type("turn_end", role="assistant")[0].get("interrupted")
+        final = stream.of_type("transcript", role="user", is_final=True)[0]
+        assert len(final["text"].split()) >= 5, final  # what the first 5 s said
+    finally:
+        await stream.close()
+    history = client.get(f"/v1/conversations/{sid}").json()["history"]
+    assert [t["role"] for t in history] == ["user", "assistant"]
