@@ -218,13 +218,14 @@ class Answerer:
             error = await self.speak(job, first)
         await self._commit(job, error)
 
-    async def answer_typed(self, job: ReplyJob, write: asyncio.Task[TurnRecord | None]) -> None:
-        """Answer a typed turn once it is stored (`write`)."""
-        if await asyncio.shield(write) is None:
-            await self._host.reply_fact(job, ReplyOver("the user turn could not be stored"))
-            return
+    async def answer_typed(
+        self, job: ReplyJob, text: str, write: asyncio.Task[TurnRecord | None]
+    ) -> None:
+        """Answer a typed turn once its write is over (`write`). A turn that could not be
+        stored (`storage_error` said so) is answered all the same, as a spoken one is."""
+        unstored = text if await asyncio.shield(write) is None else None
         # If the limit falls on this user turn, the assistant still answers; then the end.
-        async with self.prepare(job) as first:
+        async with self.prepare(job, unstored_user_text=unstored) as first:
             error = await self.speak(job, first)
         await self._commit(job, error)
 

@@ -359,7 +359,7 @@ class Conversation(LiveParts):
         self._go(Thinking(job), "user message injected")
         await self.emit(ev.TurnStart(role="user"))
         _, write = self.ledger.append(NewTurn("user", text, utcnow(), 0, meta=meta))
-        job.task = self._spawn(self.answerer.answer_typed(job, write), "reply")
+        job.task = self._spawn(self.answerer.answer_typed(job, text, write), "reply")
 
     def cancel_reply(self, why: str = "reply cancelled by the client") -> bool | None:
         """A client's cancel (`response.cancel`): cut the reply, keep what was heard. None:
