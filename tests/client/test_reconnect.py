@@ -250,3 +250,34 @@ def test_turn_filter() -> None:
     assert f.admit("turn_end", "turn_1000") and f.resume_from == "turn_1000"
     assert f.dropped == 3
     assert TurnFilter().resume_from is None and TurnFilter().admit("turn_end", "turn_001")
+
+
+async def test_a_stream_token_stream_reconnects_with_its_resume_token(
+    aparley: AsyncParley,
+    proxy: TcpProxy,
+    backoffs: list[tuple[int, float, float]],
+    llm: LLMServer,
+) -> None:
+    """A client holding only a stream token (single use: spent by the first connection)
+    reconnects with the `resume_token` its `session_started` carried; each turn once.
+    Before, the reconnection was refused (401) and the stream ended."""
+    llm.queue(Script(text(STORY)))
+    conv = await aparley.conversations.create(voice_id=VOICE, system_prompt=PROMPT)
+    token = await aparley.conversations.stream_token(conv.session_id)
+    ends: list[TurnEnd] = []
+    async with (
+        AsyncParley(base_url=proxy.url, api_key=token.token) as device,
+        device.conversations.stream(conv.session_id) as stream,
+    ):
+        stream.on("turn_end", ends.append)
+        stream.on("turn_start", cut_on_first_reply(proxy))
+        await stream.inject_user_message("Tell me a story.")
+        back = await stream.wait_for("reconnected", timeout=15)
+        assert isinstance(back, Reconnected) and back.attempts == 1
+        await stream.wait_for(TurnEnd, role="assistant", timeout=30)
+        await stream.inject_user_message("And the sea?")
+        await stream.wait_for(TurnEnd, role="assistant", turn_id="turn_004", timeout=30)
+    ids = [e.turn_id for e in ends]
+    assert ids == ["turn_001", "turn_002", "turn_003", "turn_004"]
+    assert ids == await history_ids(aparley, conv.session_id)
+    assert proxy.stream_connects() == 2

@@ -110,6 +110,9 @@ class StreamLink:
         self._runner: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self.connection_attempts = 0  # sockets opened or tried, for diagnostics
+        # A socket a stream token opened hands out the next connection's token (single
+        # use: the one that opened it is spent); the API key needs none.
+        self._resume_token: str | None = None
 
     @property
     def state(self) -> str:
@@ -161,7 +164,12 @@ class StreamLink:
         }
         url = self._config.stream_url(self.session_id, params)
         headers = {k: v for k, v in self._config.headers().items() if k != "User-Agent"}
-        return await open_stream(url, headers, self._config.timeout)
+        if self._resume_token is not None:
+            headers["Authorization"] = f"Bearer {self._resume_token}"
+        ws, early = await open_stream(url, headers, self._config.timeout)
+        started = next((e for e in early if e.get("type") == "session_started"), {})
+        self._resume_token = started.get("resume_token") or self._resume_token
+        return ws, early
 
     async def ensure_open(self) -> None:
         """Connect if not yet (or wait for the connection in progress); `ParleyError`
