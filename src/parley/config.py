@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     session_linger_s: float = 30.0  # a dropped session's conversation waits this long
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    # GET /metrics (api/routes/metrics.py): on (a key or PARLEY_METRICS_TOKEN) | public | off
+    metrics: Literal["on", "public", "off"] = "on"
+    metrics_token: str | None = None
     # Event webhooks, and the outbound-address policy of webhook tools and event webhooks
     # (net/outbound.py): hosts, IPs, CIDRs, *.suffix or * allowed although loopback or
     # private, comma-separated, e.g. "127.0.0.1,10.0.0.0/8"

@@ -26,6 +26,7 @@ from parley.api.routes import (
     voices,
     webhooks,
 )
+from parley.api.routes import metrics as metrics_route
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
@@ -57,6 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = SessionManager(runtime, store.conversations, settings.session_linger_s)
         ctx = ServerContext(settings=settings, store=store, runtime=runtime, sessions=sessions)
         app.state.ctx = ctx
+        worker = getattr(runtime.llm, "worker", None)  # the embedded LLM's, if it is one
+        runtime.metrics.track(
+            live=lambda: len(sessions),
+            streams=lambda: len(ctx.live),
+            llm_queue=(lambda: worker.depth) if worker is not None else None,
+        )
+        loop_watch = asyncio.create_task(runtime.metrics.watch_loop())
         deliveries = await start_webhooks(store, settings)
         purge = asyncio.create_task(
             purge_forever(
@@ -69,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            loop_watch.cancel()
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
@@ -101,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys,
         voices,
         health,
+        metrics_route,
         diagnostics,
         native,
         playground,

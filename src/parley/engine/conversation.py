@@ -80,6 +80,7 @@ class Conversation(LiveParts):
         self._store = store
         self._clock = runtime.clock
         super().__init__(record.id, observer)
+        self.out.observe = runtime.metrics.observe
         self.sm = StateMachine(record.id, strict=runtime.strict_states, on_transition=self._tell)
         self.ledger = TurnLedger(store, record.id, turns, self.emit)
         self.listener = Listener.of(runtime, stt, vad_threshold)

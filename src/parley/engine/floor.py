@@ -50,7 +50,7 @@ async def end_of_turn(
     probability = None
     if policy.needs_model(speech_ms) and not capped:
         probability = await rt.predict_turn(listener.turn_audio())
-    need_ms, words = 0.0, None
+    need_ms, words = 0, None
     while not capped:
         words = listener.stt.partial() if listener.stt.interim else None
         need_ms = policy.required_silence_ms(probability, words, speech_ms, record.language)

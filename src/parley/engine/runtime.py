@@ -21,6 +21,7 @@ from parley.clock import Clock, RealClock
 from parley.engine.endpointing import EndpointPolicy
 from parley.engine.limits import SessionLimits
 from parley.engine.tools import WebhookClient
+from parley.metrics import Metrics
 from parley.providers.llm.base import LLMProvider
 from parley.providers.stt.base import STTProvider
 from parley.providers.tts.base import TTSProvider
@@ -55,6 +56,7 @@ class Runtime:
     strict_states: bool = False
     # The client for server-side tools: its outbound policy and limits (engine/tools.py).
     webhook_client: Callable[[], httpx.AsyncClient] = WebhookClient
+    metrics: Metrics = field(default_factory=Metrics)  # every conversation's, for /metrics
     _executor: ThreadPoolExecutor | None = None
     _http: httpx.AsyncClient | None = None
 

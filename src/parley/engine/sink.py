@@ -10,6 +10,7 @@ shapes are the transport's business; a new wire protocol needs no engine change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -38,8 +39,15 @@ class Outlet:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.sink: Sink | None = None
+        # Sees every event, a client attached or not (the server's metrics: metrics.py).
+        self.observe: Callable[[ev.Event], None] | None = None
 
     async def event(self, event: ev.Event) -> None:
+        if self.observe is not None:
+            try:
+                self.observe(event)
+            except Exception:
+                log.exception("session=%s metrics failed on %r", self.session_id, event)
         if (sink := self.sink) is None:
             return
         try:

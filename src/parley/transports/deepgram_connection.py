@@ -74,5 +74,5 @@ class AgentConnection(Connection):
             self.send({"type": "AgentAudioDone"})
             self.audio_done = True
 
-    def send_error(self, code: str, message: str) -> None:
+    def _error_message(self, code: str, message: str) -> None:
         self.send(error(code, message))

@@ -118,6 +118,12 @@ class Connection:
         return self.wire.decode(message)
 
     def send_error(self, code: str, message: str) -> None:
+        """An error about the client's input, in the protocol's own shape (counted)."""
+        if (ctx := getattr(self.ws.app.state, "ctx", None)) is not None:
+            ctx.runtime.metrics.error(code)
+        self._error_message(code, message)
+
+    def _error_message(self, code: str, message: str) -> None:
         self._put(json.dumps({"type": "error", "code": code, "message": message}))
 
     async def close(self, code: int, reason: str) -> None:

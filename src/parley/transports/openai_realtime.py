@@ -88,7 +88,7 @@ class RealtimeConnection(Connection):
         self.held.end()
         self.events.audio_end(self.wire_out.end(cut), cut)
 
-    def send_error(self, code: str, message: str) -> None:
+    def _error_message(self, code: str, message: str) -> None:
         self.send(error_event(self.events.event_id(), code, message))
 
 

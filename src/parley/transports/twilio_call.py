@@ -99,7 +99,7 @@ class TwilioCall(Connection):
             self._media(payload)
         self._next_reply()
 
-    def send_error(self, code: str, message: str) -> None:
+    def _error_message(self, code: str, message: str) -> None:
         """Twilio has no error message: bad input is logged and the call goes on."""
         log.warning("call %s: %s: %s", self.call_sid, code, message)
 

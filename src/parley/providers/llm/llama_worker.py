@@ -175,6 +175,11 @@ class LlamaWorker:
 
     # --- the event loop's side ----------------------------------------------------------
 
+    @property
+    def depth(self) -> int:
+        """Jobs waiting or being generated."""
+        return self._waiting + (1 if self.busy else 0)
+
     def submit(self, job: Job) -> int:
         """Queue `job`; how many jobs are ahead of it. Raises `QueueFull`."""
         with self._lock:
