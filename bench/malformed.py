@@ -35,8 +35,12 @@ def fuzz_rest(srv: ServerThread, key: str, examples: int) -> None:
     for result in schema.get_all_operations():
         op = result.ok()
 
-        @settings(max_examples=examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy())
         def run(case: schemathesis.Case) -> None:
             COUNTS["rest"] += 1
@@ -62,8 +66,9 @@ async def one_batch(srv: ServerThread, key: str, sid: str, enc: str, batch: list
 
 
 def fuzz_encoding(srv: ServerThread, key: str, sid: str, enc: str, batches: int) -> None:
-    @settings(max_examples=batches, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=batches, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(batch=messages)
     def run(batch: list[Any]) -> None:
         asyncio.run(one_batch(srv, key, sid, enc, batch))
@@ -82,9 +87,13 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=150, help="batches per encoding")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        s = server_settings(fresh_database_url("sqlite", Path(tmp)), Path(tmp),
-                            rate_limit_per_s=1e6, rate_limit_burst=10**6,
-                            global_rate_limit_per_s=1e6)
+        s = server_settings(
+            fresh_database_url("sqlite", Path(tmp)),
+            Path(tmp),
+            rate_limit_per_s=1e6,
+            rate_limit_burst=10**6,
+            global_rate_limit_per_s=1e6,
+        )
         started = time.monotonic()
         with ServerThread(s) as srv:
             key = srv.new_key("bench")
