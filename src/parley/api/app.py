@@ -30,13 +30,25 @@ from parley.api.routes import metrics as metrics_route
 from parley.config import Settings, get_settings
 from parley.engine.build import build_runtime
 from parley.engine.sessions import SessionManager
+from parley.peers import Peers, new_server_id
 from parley.playground import router as playground
 from parley.store import Store
 from parley.store.purge import Abandoned, purge_forever
 from parley.transports import deepgram, native, openai_realtime
+from parley.transports.native import close_for
 from parley.webhooks.service import start_webhooks
 
 log = logging.getLogger("parley")
+
+
+async def for_peer(ctx: ServerContext, op: str, session_id: str, reason: str) -> None:
+    """What another server process asks of a session live here (`parley.peers`)."""
+    if op == "end":  # DELETE, or the agent paused/updated/deleted, on another process
+        await ctx.sessions.end_here(session_id, reason)
+        await ctx.live.close(session_id, *close_for(reason))
+    elif op == "release":  # a stream for the session opened on another process
+        await ctx.live.close(session_id, 4409, "replaced by a newer connection")
+        await ctx.sessions.release(session_id)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start_stt = getattr(runtime.stt, "start", None)
         if start_stt is not None:  # worker processes up before the first caller
             await start_stt()
-        sessions = SessionManager(runtime, store.conversations, settings.session_linger_s)
+        peers = await Peers.open(store.engine, new_server_id(), lambda *a: for_peer(ctx, *a))
+        sessions = SessionManager(
+            runtime, store.conversations, settings.session_linger_s, peers=peers
+        )
         ctx = ServerContext(settings=settings, store=store, runtime=runtime, sessions=sessions)
         app.state.ctx = ctx
         worker = getattr(runtime.llm, "worker", None)  # the embedded LLM's, if it is one
@@ -82,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
             await ctx.sessions.close()
+            await peers.close()
             await deliveries.close()
             await runtime.close()
             await store.close()

@@ -2,7 +2,9 @@
 
 A conversation outlives its connection: when the client drops, a reply in progress is
 finished and stored, and a reconnect within `linger_s` attaches to the same object.
-After that (and once no reply is running) it is closed and forgotten. While sessions
+After that (and once no reply is running) it is closed and forgotten. A session is live
+in one server process at a time: opening one that another process holds has that one
+let it go first, and ending one held elsewhere asks its holder (`parley.peers`). While sessions
 come and go, the heap is trimmed every 30 s (`heap.py`: freed buffers go back to the
 system instead of staying in glibc's arenas).
 """
@@ -18,6 +20,7 @@ from parley.engine.conversation import Conversation
 from parley.engine.runtime import Runtime
 from parley.engine.sink import Sink
 from parley.engine.state import State
+from parley.peers import NoPeers, Peers
 from parley.providers.stt.base import Transcript
 from parley.store.conversations import ConversationStore
 from parley.store.records import ConversationRecord
@@ -26,9 +29,16 @@ log = logging.getLogger("parley.sessions")
 
 
 class SessionManager:
-    def __init__(self, runtime: Runtime, store: ConversationStore, linger_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: ConversationStore,
+        linger_s: float = 30.0,
+        peers: Peers | None = None,
+    ) -> None:
         self.runtime = runtime
         self._store = store
+        self.peers: Peers = peers or NoPeers()
         self._live: dict[str, Conversation] = {}
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._opening: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -79,6 +89,9 @@ class SessionManager:
                 if created_conv:
                     created_conv[0].on_partial(transcript.text)
 
+            holder = await self._store.claim(record.id, self.peers.server_id)
+            if holder is not None:  # live in another process: it stores its turn, lets go
+                await self.peers.ask(holder, "release", record.id)
             stt = await self.runtime.stt.open(record.language, on_partial)
             turns = await self._store.turns(record.id)
             conv = Conversation(record, self.runtime, self._store, stt, turns, vad_threshold)
@@ -99,6 +112,7 @@ class SessionManager:
             await conv.close()
             if self._live.get(conv.id) is conv:
                 del self._live[conv.id]
+                await self._let_go(conv.id)
             log.info("session=%s released after disconnect", conv.id)
         except asyncio.CancelledError:
             pass
@@ -109,10 +123,31 @@ class SessionManager:
                 del self._reapers[conv.id]
 
     async def end(self, session_id: str, reason: str) -> None:
-        """End a live conversation now (DELETE, agent deleted, expiry)."""
+        """End a live conversation now (DELETE, agent deleted, expiry), here or in the
+        process that holds it."""
+        if session_id in self._live:
+            await self.end_here(session_id, reason)
+            return
+        holder = await self._store.holder(session_id)
+        if holder is not None and holder != self.peers.server_id:
+            await self.peers.ask(holder, "end", session_id, reason)
+
+    async def end_here(self, session_id: str, reason: str) -> None:
         conv = self._live.pop(session_id, None)
         if conv is not None:
             await conv.end(reason)
+            await self._let_go(session_id)
+
+    async def release(self, session_id: str) -> None:
+        """Let go of a live conversation another process is taking over: its reply in
+        flight is cut and stored with what was heard, as at shutdown."""
+        reaper = self._reapers.pop(session_id, None)
+        if reaper is not None:
+            reaper.cancel()
+        conv = self._live.pop(session_id, None)
+        if conv is not None:
+            await self._suspend(conv, "taken over by another server")
+            await self._let_go(session_id)
 
     async def close(self) -> None:
         if self._heap_task is not None:
@@ -124,13 +159,26 @@ class SessionManager:
         # flight is cut where it is and stored with what was heard, a spoken turn being
         # answered is stored, and the sessions stay live for the next server.
         async def suspend(conv: Conversation) -> None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conv.suspend("server shutting down"), self.drain_s)
-            with contextlib.suppress(Exception):
-                await conv.close()
+            await self._suspend(conv, "server shutting down")
+            await self._let_go(conv.id)
 
         await asyncio.gather(*(suspend(conv) for conv in self._live.values()))
         self._live.clear()
+
+    async def _let_go(self, session_id: str) -> None:
+        """The store no longer says this process holds the session (a database that is
+        away leaves it said: whoever opens the session next finds this process gone, or
+        asks it and finds nothing to let go)."""
+        try:
+            await self._store.let_go(session_id, self.peers.server_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("session=%s: could not record it let go: %s", session_id, exc)
+
+    async def _suspend(self, conv: Conversation, why: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conv.suspend(why), self.drain_s)
+        with contextlib.suppress(Exception):
+            await conv.close()
 
     def __len__(self) -> int:
         return len(self._live)

@@ -136,6 +136,31 @@ class ConversationStore:
         if first:
             self.events.publish(ev.Event(ev.CONVERSATION_STARTED, conversation_id))
 
+    async def claim(self, conversation_id: str, server_id: str) -> str | None:
+        """`server_id` now holds the session live (`parley.peers`); the server that held
+        it before, if another one."""
+        async with self._sm.begin() as s:
+            row = await s.get(Conversation, conversation_id, with_for_update=True)
+            if row is None:
+                return None
+            before, row.live_on = row.live_on, server_id
+        return before if before not in (None, server_id) else None
+
+    async def holder(self, conversation_id: str) -> str | None:
+        """The server holding the session live, if any."""
+        async with self._sm() as s:
+            q = select(Conversation.live_on).where(Conversation.id == conversation_id)
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def let_go(self, conversation_id: str, server_id: str) -> None:
+        """`server_id` no longer holds the session (unless another server took it)."""
+        async with self._sm.begin() as s:
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.live_on == server_id)
+                .values(live_on=None)
+            )
+
     async def end(
         self, conversation_id: str, status: str = "ended", reason: str = "ended"
     ) -> ConversationRecord | None:

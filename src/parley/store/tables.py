@@ -107,6 +107,8 @@ class Conversation(Base):
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The server process holding the session live (`parley.peers`), or None.
+    live_on: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_conversations_status_ended", "status", "ended_at"),
